@@ -1,0 +1,54 @@
+{#-
+    New versus existing active users per month (SPEC §3): a customer is new in the month of
+    their first sales line and existing in every later month with a sales line, so
+    new + existing = active users. The first month of data is left-censored.
+-#}
+
+with
+
+calendar_months as (
+
+    select * from {{ ref("int_months_spined") }}
+
+),
+
+customer_months as (
+
+    select * from {{ ref("int_customer_months_aggregated") }}
+
+),
+
+monthly as (
+
+    select
+        year_month,
+        count_if(is_first_purchase_month) as new_users,
+        count_if(not is_first_purchase_month) as existing_users,
+        count(*) as active_users
+    from customer_months
+    group by year_month
+
+),
+
+spined as (
+
+    select
+        cast(calendar_months.year_month as int) as year_month,
+        cast(coalesce(monthly.new_users, 0) as bigint) as new_users,
+        cast(coalesce(monthly.existing_users, 0) as bigint) as existing_users,
+        cast(coalesce(monthly.active_users, 0) as bigint) as active_users,
+        cast(
+            case
+                when coalesce(monthly.active_users, 0) > 0
+                    then monthly.new_users / monthly.active_users * 100
+            end as double
+        ) as new_user_share_pct,
+        calendar_months.is_partial_month,
+        calendar_months.month_start
+    from calendar_months
+    left join monthly
+        on calendar_months.year_month = monthly.year_month
+
+)
+
+select * from spined

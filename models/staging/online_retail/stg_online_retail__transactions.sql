@@ -1,0 +1,116 @@
+{#-
+    One row per readable raw row, exact duplicates (all eight raw fields equal) removed once
+    unless var('deduplicate_exact_rows') is false. Typed, renamed and flagged per SPEC §2.
+    The service-code lookup reads a seed: business lists live in seeds, not in `case`.
+-#}
+
+with
+
+rows_parsed as (
+
+    select * from {{ ref("stg_online_retail__rows_parsed") }}
+
+),
+
+service_stock_codes as (
+
+    select * from {{ ref("service_stock_codes") }}
+
+),
+
+readable as (
+
+    select
+        *,
+        row_number() over (
+            partition by raw_row_hash order by source_file
+        ) as occurrence,
+        count(*) over (partition by raw_row_hash) as identical_raw_rows
+    from rows_parsed
+    where quarantine_reason is null
+
+),
+
+deduplicated as (
+
+    select
+        *,
+        {%- if var("deduplicate_exact_rows") %}
+            identical_raw_rows - 1 as removed_duplicates
+        {%- else %}
+            0 as removed_duplicates
+        {%- endif %}
+    from readable
+    {%- if var("deduplicate_exact_rows") %}
+        where occurrence = 1
+    {%- endif %}
+
+),
+
+service_code_lists as (
+
+    select
+        collect_set(
+            case when match_type = 'exact' then stock_code end
+        ) as exact_codes,
+        collect_set(
+            case when match_type = 'prefix' then stock_code end
+        ) as code_prefixes
+    from service_stock_codes
+
+),
+
+flagged as (
+
+    select
+        deduplicated.*,
+        (
+            array_contains(service_code_lists.exact_codes, deduplicated.stock_code)
+            or exists(
+                service_code_lists.code_prefixes,
+                code_prefix -> startswith(deduplicated.stock_code, code_prefix)
+            )
+        ) as is_service_code
+    from deduplicated
+    cross join service_code_lists
+
+),
+
+renamed as (
+
+    select
+        sha2(
+            concat(raw_row_hash, ':', cast(occurrence as string)), 256
+        ) as transaction_id,
+        invoice_id,
+        stock_code,
+        description,
+        regexp_extract(customer_id_text, '^([0-9]+)', 1) as customer_id,
+        country,
+        source_file,
+        cast(regexp_extract(invoice_id, '([0-9]+)$', 1) as int) as invoice_number,
+        quantity,
+        unit_price,
+        cast(quantity * unit_price as decimal(18, 3)) as line_amount,
+        cast(removed_duplicates as int) as removed_duplicates,
+        startswith(invoice_id, 'C') as is_cancellation,
+        startswith(invoice_id, 'A') as is_adjustment,
+        is_service_code,
+        customer_id_text is not null as has_customer,
+        unit_price <= 0 as is_nonpositive_price,
+        (
+            not startswith(invoice_id, 'C')
+            and not startswith(invoice_id, 'A')
+            and not is_service_code
+            and quantity > 0
+            and unit_price > 0
+        ) as is_sales_line,
+        to_date(invoiced_at) as invoice_date,
+        cast(trunc(invoiced_at, 'MM') as date) as month_start,
+        cast(date_format(invoiced_at, 'yyyyMM') as int) as year_month,
+        invoiced_at
+    from flagged
+
+)
+
+select * from renamed

@@ -1,0 +1,156 @@
+"""The main job: profile, raw data, `dbt build`, docs and report, skipped when unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from lgs_analytics.paths import ProjectPaths
+
+# Everything whose change can change the warehouse, the docs or the report.
+INPUT_DIRS = ("models", "python_models", "macros", "seeds", "tests", "analyses", "conf", "src")
+INPUT_FILES = ("dbt_project.yml", "profiles.yml", "pyproject.toml")
+FINGERPRINT_FILE = "last_build.json"
+
+
+def ensure_profile(paths: ProjectPaths) -> bool:
+    """Copy profiles.yml.example to profiles.yml when absent; never overwrite. True if copied."""
+    if paths.profiles.exists():
+        return False
+    shutil.copyfile(paths.profiles_example, paths.profiles)
+    return True
+
+
+def raw_files(raw_dir: Path) -> list[Path]:
+    """Landed data files: Spark ignores names starting with `_` or `.`, and so do we."""
+    if not raw_dir.is_dir():
+        return []
+    return sorted(
+        path
+        for path in raw_dir.rglob("*")
+        if path.is_file() and not path.name.startswith(("_", "."))
+    )
+
+
+def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
+    """Generate the default synthetic dataset when nothing has landed. True if generated."""
+    if raw_files(paths.raw):
+        return False
+    from lgs_analytics.generator import generate
+
+    print(f"No raw data in {paths.raw}: generating {rows:,} synthetic rows (seed {seed}).")
+    generate(paths.raw, rows=rows, seed=seed)
+    return True
+
+
+def fingerprint(paths: ProjectPaths, target: str) -> str:
+    """Hash of every input of the build: project files, landed files, settings."""
+    digest = hashlib.sha256()
+    for folder in INPUT_DIRS:
+        for path in sorted((paths.root / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(paths.root)).encode())
+                digest.update(path.read_bytes())
+    for name in INPUT_FILES:
+        path = paths.root / name
+        if path.exists():
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
+    for path in raw_files(paths.raw):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("LGS_", "DBT_"))}
+    digest.update(json.dumps({"target": target, "env": settings}).encode())
+    return digest.hexdigest()
+
+
+def _fingerprint_path(paths: ProjectPaths) -> Path:
+    return paths.state / FINGERPRINT_FILE
+
+
+def is_up_to_date(paths: ProjectPaths, target: str, print_fn=print) -> bool:
+    path = _fingerprint_path(paths)
+    if not path.exists() or not paths.warehouse.exists():
+        return False
+    recorded = json.loads(path.read_text())
+    if recorded.get("fingerprint") != fingerprint(paths, target):
+        return False
+    print_fn(
+        f"Nothing changed since the last successful build ({recorded.get('finished_at')}): "
+        "skipping dbt build, docs and report. Use --force to rebuild."
+    )
+    return True
+
+
+def record_success(paths: ProjectPaths, target: str) -> None:
+    _fingerprint_path(paths).write_text(
+        json.dumps(
+            {
+                "fingerprint": fingerprint(paths, target),
+                "target": target,
+                "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+            },
+            indent=2,
+        )
+    )
+
+
+def run_dbt(paths: ProjectPaths, args: list[str]) -> bool:
+    """Invoke dbt in this process, so consecutive commands share one SparkSession (one JVM)."""
+    from dbt.cli.main import dbtRunner
+
+    full_args = [*args, "--project-dir", str(paths.root), "--profiles-dir", str(paths.root)]
+    print(f"$ dbt {' '.join(args)}", flush=True)
+    result = dbtRunner().invoke(full_args)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        print(f"dbt {args[0]} failed: {result.exception}", file=sys.stderr)
+    return bool(result.success)
+
+
+def prepare_environment(paths: ProjectPaths) -> None:
+    """Point dbt and Spark at the state folder; relative profile paths resolve from the root."""
+    for key, value in paths.environment().items():
+        os.environ.setdefault(key, value)
+    paths.state.mkdir(parents=True, exist_ok=True)
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    os.chdir(paths.root)
+
+
+def main_job(
+    paths: ProjectPaths,
+    *,
+    target: str = "local",
+    rows: int = 1_067_371,
+    seed: int = 42,
+    force: bool = False,
+    docs: bool = True,
+    report: bool = True,
+) -> int:
+    """Run the whole pipeline; 0 on success."""
+    from lgs_analytics.environment import check_java
+
+    check_java()
+    prepare_environment(paths)
+    if ensure_profile(paths):
+        print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
+    ensure_raw_data(paths, rows, seed)
+    if not force and is_up_to_date(paths, target):
+        return 0
+    started = time.monotonic()
+    if not run_dbt(paths, ["build", "--target", target]):
+        return 1
+    if docs and not run_dbt(paths, ["docs", "generate", "--target", target]):
+        return 1
+    if report:
+        from lgs_analytics.report import write_report
+
+        written = write_report(paths, target=target)
+        print(f"Report: {written}")
+    record_success(paths, target)
+    print(f"Main job finished in {time.monotonic() - started:.0f} s.")
+    return 0

@@ -1,0 +1,139 @@
+"""`lgs`: the project's command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lgs_analytics.environment import EnvironmentProblem
+from lgs_analytics.paths import ProjectPaths
+
+DEFAULT_ROWS = 1_067_371
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from lgs_analytics.build import main_job
+
+    return main_job(
+        ProjectPaths.discover(),
+        target=args.target,
+        rows=args.rows,
+        seed=args.seed,
+        force=args.force,
+        docs=not args.skip_docs,
+        report=not args.skip_report,
+    )
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from lgs_analytics.generator import generate
+
+    out = Path(args.out) if args.out else ProjectPaths.discover().raw
+    manifest = generate(
+        out,
+        rows=args.rows,
+        seed=args.seed,
+        fmt=args.format,
+        malformed_share=args.malformed_share,
+        chunk_rows=args.chunk_rows,
+    )
+    print(f"Wrote {manifest['lines']:,} rows in {len(manifest['files'])} file(s) to {out}.")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from lgs_analytics.importer import import_real
+
+    out = Path(args.out) if args.out else ProjectPaths.discover().raw
+    manifest = import_real([Path(p) for p in args.inputs], out)
+    print(f"Imported {manifest['lines']:,} rows from {len(args.inputs)} file(s) into {out}.")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from lgs_analytics.export import export_tables
+
+    written = export_tables(ProjectPaths.discover(), Path(args.out), args.tables, args.target)
+    for name, path in written.items():
+        print(f"{name}\t{path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from lgs_analytics.report import write_report
+
+    print(write_report(ProjectPaths.discover(), target=args.target))
+    return 0
+
+
+def _cmd_docs_serve(args: argparse.Namespace) -> int:
+    from lgs_analytics.docs_site import serve_docs
+
+    return serve_docs(ProjectPaths.discover(), port=args.port)
+
+
+def _cmd_doctor(_: argparse.Namespace) -> int:
+    from lgs_analytics.environment import check_java
+
+    print(f"Java {check_java()} found.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lgs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="main job: data, dbt build, docs, report")
+    build.add_argument("--target", default="local")
+    build.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows to generate if none")
+    build.add_argument("--seed", type=int, default=42)
+    build.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    build.add_argument("--skip-docs", action="store_true")
+    build.add_argument("--skip-report", action="store_true")
+    build.set_defaults(func=_cmd_build)
+
+    generate = commands.add_parser("generate", help="write synthetic Online Retail II files")
+    generate.add_argument("--rows", type=int, default=DEFAULT_ROWS)
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--out", help="output folder (default: the landing path)")
+    generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    generate.add_argument("--malformed-share", type=float, default=0.0)
+    generate.add_argument("--chunk-rows", type=int, default=2_000_000)
+    generate.set_defaults(func=_cmd_generate)
+
+    importer = commands.add_parser("import", help="land the real UCI files (xlsx/csv)")
+    importer.add_argument("inputs", nargs="+")
+    importer.add_argument("--out", help="output folder (default: the landing path)")
+    importer.set_defaults(func=_cmd_import)
+
+    export = commands.add_parser("export", help="copy tables from the metastore to parquet")
+    export.add_argument("--out", required=True)
+    export.add_argument("--target", default="local")
+    export.add_argument("tables", nargs="*", help="schema.table names (default: all marts)")
+    export.set_defaults(func=_cmd_export)
+
+    report = commands.add_parser("report", help="write the PNG charts and HTML report")
+    report.add_argument("--target", default="local")
+    report.set_defaults(func=_cmd_report)
+
+    docs = commands.add_parser("docs-serve", help="serve the dbt docs site on 127.0.0.1")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.set_defaults(func=_cmd_docs_serve)
+
+    doctor = commands.add_parser("doctor", help="check Java and the environment")
+    doctor.set_defaults(func=_cmd_doctor)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EnvironmentProblem as problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""SparkSessions configured exactly like a dbt target of profiles.yml.
+
+The project's tools (export, report, checks) read the tables dbt wrote. They take the
+target's `server_side_parameters` from the profile itself, rendered the way dbt renders it,
+so that they can never drift from what dbt uses.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from lgs_analytics.paths import ProjectPaths
+
+PROFILE_NAME = "lgs"
+
+
+def _env_var(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None:
+        raise KeyError(f"Environment variable {name} is required by the profile.")
+    return value
+
+
+def load_target(paths: ProjectPaths, target: str = "local") -> dict[str, Any]:
+    """The rendered output `target` of the project's profile (profiles.yml, else the example)."""
+    profile_file = paths.profiles if paths.profiles.exists() else paths.profiles_example
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    environment.filters["as_number"] = lambda value: value
+    text = environment.from_string(profile_file.read_text()).render(env_var=_env_var)
+    profiles = yaml.safe_load(text)
+    try:
+        return profiles[PROFILE_NAME]["outputs"][target]
+    except KeyError as exc:
+        raise KeyError(f"{profile_file} has no target '{target}' in profile '{PROFILE_NAME}'.") from exc
+
+
+def session_parameters(paths: ProjectPaths, target: str = "local") -> dict[str, str]:
+    """The target's Spark configuration, as dbt-spark passes it to the session builder."""
+    output = load_target(paths, target)
+    if output.get("method") != "session":
+        raise ValueError(f"Target '{target}' does not use the session method.")
+    parameters = {str(k): str(v) for k, v in (output.get("server_side_parameters") or {}).items()}
+    parameters["spark.sql.ansi.enabled"] = "false"
+    return parameters
+
+
+def get_session(paths: ProjectPaths | None = None, target: str = "local", app_name: str | None = None):
+    """A Hive-enabled SparkSession on the target's metastore and warehouse."""
+    from pyspark.sql import SparkSession
+
+    paths = paths or ProjectPaths.discover()
+    for key, value in paths.environment().items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Relative paths in the profile (log4j config, state folder) are relative to the root.
+    os.chdir(paths.root)
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in session_parameters(paths, target).items():
+        builder = builder.config(key, value)
+    if app_name:
+        builder = builder.appName(app_name)
+    return builder.getOrCreate()
+
+
+def relation_name(paths: ProjectPaths, layer: str, table: str, target: str = "local") -> str:
+    """Schema-qualified name of a model's table, following macros/generate_schema_name.sql."""
+    schema = load_target(paths, target).get("schema", "lgs")
+    return f"{schema}_{layer}.{table}"
+
+
+def ensure_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
