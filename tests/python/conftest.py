@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-LOG4J = PROJECT_ROOT / "conf" / "log4j2.properties"
+from lgs_testing import LOG4J, PROJECT_ROOT, load_python_model
+
+__all__ = ["LOG4J", "PROJECT_ROOT", "load_python_model"]
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +37,3 @@ def spark():
     yield session
     session.stop()
 
-
-def load_python_model(relative_path: str) -> ModuleType:
-    """Import a dbt Python model file (python_models/...) as a module for unit tests."""
-    path = PROJECT_ROOT / relative_path
-    name = "dbt_model_" + path.stem
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader, f"cannot load {path}"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -1,4 +1,9 @@
-{#- The staged transactions that are sales lines ({{ doc("sales_line") }}). -#}
+{{ config(materialized="view") }}
+
+{#-
+    The staged transactions that are sales lines (SPEC §2). A view: a filter over the
+    staged parquet table costs less than writing a second copy of it.
+-#}
 
 with
 

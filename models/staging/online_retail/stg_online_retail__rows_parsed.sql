@@ -1,9 +1,8 @@
-{{ config(materialized="view") }}
-
 {#-
     Every raw line once, with each field parsed and the first reason (if any) why the row
-    cannot be staged. Both the staged transactions and the quarantine read this view, so a
-    row is either staged, removed as an exact duplicate, or quarantined: never lost.
+    cannot be staged. The only model that parses the landed text: a table, so the raw files
+    are scanned once per build. Both the staged transactions and the quarantine read it, so
+    a row is either staged, removed as an exact duplicate, or quarantined: never lost.
 -#}
 
 with

@@ -1,0 +1,46 @@
+# London Gift Shop analytics: the two commands of the README, and a few helpers.
+# Every target bootstraps .venv first (a no-op when it is current).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export DO_NOT_TRACK := 1
+
+.PHONY: build test lint format pytest docs-serve report clean help bootstrap system-deps
+
+help:
+	@echo "make build       main job: data, dbt build, docs, report (local target)"
+	@echo "make test        the whole test suite: lint + pytest (unit, dbt, end to end)"
+	@echo "make lint        ruff, sqlfluff, yaml and secret checks"
+	@echo "make docs-serve  serve the dbt docs site on http://127.0.0.1:8080"
+	@echo "make clean       remove generated state (.lgs, target, logs)"
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+build: bootstrap
+	@$(BIN)/lgs build $(ARGS)
+
+test: bootstrap system-deps lint pytest
+
+lint: bootstrap
+	@bash scripts/lint.sh
+
+format: bootstrap
+	@$(BIN)/ruff format src tests/python python_models benchmarks
+	@$(BIN)/ruff check --fix src tests/python python_models benchmarks
+	@LGS_STATE_DIR=$(CURDIR)/.lgs-lint $(BIN)/sqlfluff fix models tests analyses
+
+pytest: bootstrap
+	@$(BIN)/pytest $(PYTEST_ARGS)
+
+docs-serve: bootstrap
+	@$(BIN)/lgs docs-serve
+
+report: bootstrap
+	@$(BIN)/lgs report
+
+clean:
+	rm -rf .lgs .lgs-test .lgs-lint target logs

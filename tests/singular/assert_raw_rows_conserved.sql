@@ -1,0 +1,45 @@
+{#-
+    Nothing is lost between the landing zone and staging: every raw row is either staged,
+    removed as an exact duplicate of a staged row, or quarantined with a reason.
+-#}
+
+with
+
+raw_rows as (
+
+    select count(*) as row_count
+    from {{ source("online_retail", "online_retail_ii") }}
+
+),
+
+staged as (
+
+    select
+        count(*) as row_count,
+        coalesce(sum(removed_duplicates), 0) as removed_duplicates
+    from {{ ref("stg_online_retail__transactions") }}
+
+),
+
+quarantined as (
+
+    select count(*) as row_count
+    from {{ ref("stg_online_retail__quarantined_rows") }}
+
+),
+
+balance as (
+
+    select
+        raw_rows.row_count as raw_rows,
+        staged.row_count as staged_rows,
+        staged.removed_duplicates,
+        quarantined.row_count as quarantined_rows
+    from raw_rows
+    cross join staged
+    cross join quarantined
+
+)
+
+select * from balance
+where raw_rows != staged_rows + removed_duplicates + quarantined_rows
