@@ -127,9 +127,11 @@ _THEMES = (
 _CHRISTMAS_THEMES = frozenset({"CHRISTMAS", "VINTAGE CHRISTMAS", "SNOWFLAKE", "REINDEER"})
 _SIZES = ("SMALL", "LARGE", "JUMBO", "MINI", "SET OF 3", "SET OF 6")
 _PRICE_POINTS = np.array(
-    [10, 12, 14, 17, 19, 21, 25, 29, 32, 36, 39, 42, 46, 55, 59, 65, 72, 79, 85, 95, 104, 110]
-    + [125, 145, 165, 185, 195, 210, 250, 255, 295, 325, 375, 395, 425, 450, 495, 550, 595]
-    + [675, 750, 795, 850, 995, 1065, 1275, 1495, 1695, 1995, 2495, 2995, 3995]
+    [
+        *(10, 12, 14, 17, 19, 21, 25, 29, 32, 36, 39, 42, 46, 55, 59, 65, 72, 79, 85, 95, 104),
+        *(110, 125, 145, 165, 185, 195, 210, 250, 255, 295, 325, 375, 395, 425, 450, 495, 550),
+        *(595, 675, 750, 795, 850, 995, 1065, 1275, 1495, 1695, 1995, 2495, 2995, 3995),
+    ]
 )
 # (code, description, normal price in pence, pack size, popularity multiple of the median)
 _FAMOUS = (
@@ -282,50 +284,55 @@ def _famous_rows() -> list[tuple]:
 
 def _generated_rows(rng: np.random.Generator, count: int) -> list[tuple]:
     """Theme x item products with unique descriptions and 5-digit codes (letter variants)."""
-    reserved = {code for code, *_ in _FAMOUS}
-    seen_descriptions = {description for _, description, *_ in _FAMOUS}
+    reserved = {code[:5] for code, *_ in _FAMOUS}
+    seen = {description for _, description, *_ in _FAMOUS}
+    draws = 2 * count + 100  # spare draws for descriptions that already exist
+    themes = rng.integers(len(_THEMES), size=draws)
+    items = rng.integers(len(_ITEMS), size=draws)
+    forms = rng.random(draws)
+    sizes = rng.integers(len(_SIZES), size=draws)
+    trailing = rng.random(draws) < 0.06
+    variant = rng.random(draws) < 0.27
+    lettered = rng.random(draws) < 0.27
+    bases = iter(str(code) for code in rng.permutation(np.arange(10002, 90215)))
     rows: list[tuple] = []
-    base = None
-    letter = 0
-    while len(rows) < count:
-        theme = int(rng.integers(len(_THEMES)))
-        item, pence, pack = _ITEMS[int(rng.integers(len(_ITEMS)))]
-        description = _describe(rng, _THEMES[theme], item)
-        if description in seen_descriptions:
+    base, letter, item = "", 0, 0
+    for k in range(draws):
+        # About a quarter of codes are other colours/patterns of the previous item: 85099B, C...
+        is_variant = bool(base) and letter < 12 and variant[k]
+        item = item if is_variant else int(items[k])
+        name, pence, pack = _ITEMS[item]
+        theme = _THEMES[themes[k]]
+        description = _describe(theme, name, forms[k], _SIZES[sizes[k]], trailing[k])
+        if description in seen:
             continue
-        seen_descriptions.add(description)
-        # About a quarter of codes are colour/pattern variants of the previous one: 85099B, C...
-        if base is not None and letter < 12 and rng.random() < 0.27:
+        seen.add(description)
+        if is_variant:
             letter += 1
             code = f"{base}{chr(ord('A') + letter)}"
         else:
-            base, letter = _new_base_code(rng, reserved), 0
-            code = f"{base}A" if rng.random() < 0.27 else base
-        reserved.add(code)
-        rows.append((code, description, theme, pence, pack, 1.0, _THEMES[theme] in _CHRISTMAS_THEMES))
+            base = next(b for b in bases if b not in reserved)
+            letter = 0
+            code = f"{base}A" if lettered[k] else base
+        rows.append(
+            (code, description, int(themes[k]), pence, pack, 1.0, theme in _CHRISTMAS_THEMES)
+        )
+        if len(rows) == count:
+            break
     return rows
 
 
-def _new_base_code(rng: np.random.Generator, reserved: set[str]) -> str:
-    while True:
-        base = str(int(rng.integers(10002, 90215)))
-        if base not in reserved and f"{base}A" not in reserved:
-            reserved.add(base)
-            return base
-
-
-def _describe(rng: np.random.Generator, theme: str, item: str) -> str:
+def _describe(theme: str, item: str, form: float, size: str, trailing: bool) -> str:
     """Real-looking descriptions: word orders vary, a few carry commas or a trailing space."""
-    form = rng.random()
     if form < 0.45:
         text = f"{item} {theme}"
     elif form < 0.9:
         text = f"{theme} {item}"
     elif form < 0.99:
-        text = f"{_SIZES[int(rng.integers(len(_SIZES)))]} {theme} {item}"
+        text = f"{size} {theme} {item}"
     else:
-        text = f"{item} {theme}, {_SIZES[int(rng.integers(len(_SIZES)))]}"
-    return text + " " if rng.random() < 0.06 else text
+        text = f"{item} {theme}, {size}"
+    return text + " " if trailing else text
 
 
 def _price_tiers(normal_pence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -333,7 +340,9 @@ def _price_tiers(normal_pence: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     position = np.searchsorted(_PRICE_POINTS, normal_pence)
     position = np.clip(position, 0, len(_PRICE_POINTS) - 1)
     normal = np.where(normal_pence > 0, _PRICE_POINTS[position], 0)
-    single = np.where(normal_pence > 0, _PRICE_POINTS[np.minimum(position + 1, len(_PRICE_POINTS) - 1)], 0)
+    single = np.where(
+        normal_pence > 0, _PRICE_POINTS[np.minimum(position + 1, len(_PRICE_POINTS) - 1)], 0
+    )
     bulk = np.where(normal_pence > 0, _PRICE_POINTS[np.maximum(position - 1, 0)], 0)
     return normal * 10, single * 10, bulk * 10
 
@@ -350,4 +359,4 @@ def _lifecycles(rng: np.random.Generator, generated: np.ndarray, n_days: int):
 
 def _jitter_prices(rng: np.random.Generator, normal_pence: np.ndarray) -> np.ndarray:
     """Spread item prices around the item's typical price before snapping to price points."""
-    return np.maximum(5, np.round(normal_pence * rng.lognormal(0.0, 0.3, len(normal_pence))))
+    return np.maximum(5, np.round(normal_pence * rng.lognormal(-0.15, 0.3, len(normal_pence))))

@@ -94,4 +94,6 @@ class InvoiceBatch:
 
     def copy(self) -> InvoiceBatch:
         """An independent copy (for snapshots of simulation state)."""
-        return InvoiceBatch(**{field.name: getattr(self, field.name).copy() for field in fields(self)})
+        return InvoiceBatch(
+            **{field.name: getattr(self, field.name).copy() for field in fields(self)}
+        )

@@ -66,15 +66,16 @@ EIRE = COUNTRY_NAMES.index("EIRE")
 CHANNEL_ISLANDS = COUNTRY_NAMES.index("Channel Islands")
 # Anonymous (no customer id) invoices: almost all UK web-shop sales.
 ANONYMOUS_COUNTRIES = np.array(
-    [UK] + [COUNTRY_NAMES.index(name) for name in ("EIRE", "Hong Kong", "Unspecified", "France")]
+    [UK]
+    + [COUNTRY_NAMES.index(name) for name in ("EIRE", "Hong Kong", "Unspecified", "France")]
     + [COUNTRY_NAMES.index(name) for name in ("Bermuda", "Israel")]
 )
 ANONYMOUS_COUNTRY_SHARE = np.array([0.955, 0.012, 0.009, 0.009, 0.007, 0.004, 0.004])
 
 _FOREIGN_SHARE = 0.09
 _EXISTING_SHARE = 0.4  # already customers before the extract starts
-_ONE_OFF_SHARE = 0.28  # new accounts that never come back
-_MEAN_LIFETIME_DAYS = 550.0
+_ONE_OFF_SHARE = 0.22  # new accounts that never come back
+_MEAN_LIFETIME_DAYS = 900.0
 _FIRST_CUSTOMER_ID = 12346
 
 
@@ -110,12 +111,12 @@ def build_population(
     first_day, end_day = _arrivals_and_churn(rng, n_customers, calendar)
     foreign = country != UK
     eire = country == EIRE
-    rate = rng.lognormal(0.0, 1.3, n_customers) * np.where(eire, 12.0, 1.0)
+    rate = rng.lognormal(0.0, 1.15, n_customers) * np.where(eire, 5.0, 1.0)
     exposure = calendar.weight_between(first_day + 1, end_day)
     repeats_wanted = max(target_orders - n_customers, 0.0)
     rate = rate * repeats_wanted / max(float(np.sum(rate * exposure)), 1e-9)
     basket = rng.lognormal(0.0, 0.35, n_customers) * np.where(foreign, 1.25, 1.0)
-    bulk = rng.lognormal(0.0, 0.45, n_customers) * np.where(foreign, 1.6, 1.0)
+    bulk = rng.lognormal(0.0, 0.4, n_customers) * np.where(foreign, 1.4, 1.0)
     span = int(n_customers * 1.0005) + 1
     customer_id = _FIRST_CUSTOMER_ID + rng.choice(span, n_customers, replace=False)
     return Population(
@@ -134,7 +135,7 @@ def build_population(
 def _assign_countries(rng: np.random.Generator, n_customers: int) -> np.ndarray:
     """UK for most; foreign customers apportioned by weight so rare countries still appear."""
     weights = np.array([weight for _, weight in COUNTRIES], dtype=float)
-    n_foreign = int(round(n_customers * _FOREIGN_SHARE))
+    n_foreign = round(n_customers * _FOREIGN_SHARE)
     counts = apportion(n_foreign, weights)
     counts[UK] = n_customers - n_foreign
     return rng.permutation(np.repeat(np.arange(len(COUNTRIES)), counts))
@@ -144,9 +145,11 @@ def _arrivals_and_churn(rng: np.random.Generator, n: int, calendar: TradingCalen
     """First order day (existing base early, new accounts all along) and end of activity."""
     days = np.arange(calendar.n_days)
     existing = rng.random(n) < _EXISTING_SHARE
-    early = calendar.weight * np.exp(-days / 45.0)
-    growth = calendar.weight * (1.3 - 0.6 * days / calendar.n_days)
-    first_day = np.where(existing, _sample_by_weight(rng, early, n), _sample_by_weight(rng, growth, n))
+    early = calendar.weight * np.exp(-days / 90.0)
+    growth = calendar.weight * (1.1 - 0.2 * days / calendar.n_days)
+    first_day = np.where(
+        existing, _sample_by_weight(rng, early, n), _sample_by_weight(rng, growth, n)
+    )
     one_off = ~existing & (rng.random(n) < _ONE_OFF_SHARE)
     lifetime = rng.exponential(_MEAN_LIFETIME_DAYS, n).astype(np.int64)
     end_day = np.where(one_off, first_day + 1, first_day + 1 + lifetime)

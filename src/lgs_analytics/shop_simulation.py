@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lgs_analytics.catalogue import Catalogue
+from lgs_analytics.catalogue import SERVICE_DESCRIPTIONS, Catalogue
 from lgs_analytics.invoice_batch import ADJUSTMENT, CANCELLATION, ORDER, InvoiceBatch
 from lgs_analytics.population import (
     ANONYMOUS_COUNTRIES,
@@ -30,12 +30,13 @@ from lgs_analytics.population import (
     Population,
     apportion,
 )
+from lgs_analytics.sampling import GuidedInverseCdf
 from lgs_analytics.trading_calendar import TradingCalendar
 
 REAL_ROWS = 1_067_371  # rates below are per this many rows, as in the real data
 
 # Invoices per REAL_ROWS rows, by kind.
-_ANONYMOUS_ORDERS = 3_700
+_ANONYMOUS_ORDERS = 3_850
 _NO_DESCRIPTION_ADJUSTMENTS = 4_300  # single-line stock corrections: price 0, no description
 _BAD_DEBT_GROUPS = 2  # groups of three "A" invoices
 _RANDOM_HUGE_ORDERS = 1.0
@@ -45,15 +46,16 @@ _INVOICE_NUMBER_GAP = 0.72  # mean unused numbers between invoices (real: 489434
 _CUSTOMER_LINES_MEDIAN = 13.0
 _ANONYMOUS_LINES_MEDIAN = 42.0
 _MAX_LINES = 600
+_SIZE_SIGMA = 0.85  # spread of lines per order: right-skewed invoice amounts
 _THEME_LINE_SHARE = 0.4  # lines drawn from the basket's theme: co-purchase structure
 _FAVOURITE_THEME_SHARE = 0.5
-_ZERO_PRICE_SHARE = 0.0033  # free items on ordinary orders
-_OFF_PACK_SHARE = 0.12  # quantities that are not a multiple of the pack size
+_ZERO_PRICE_SHARE = 0.0015  # free items on ordinary orders
+_OFF_PACK_SHARE = 0.35  # quantities that are not a multiple of the pack size
 _FULL_CANCEL_SHARE = 0.8
 _SAME_DAY_CANCEL_SHARE = 0.4
 
 _PACK_MULTIPLES = np.array([1, 2, 3, 4, 5, 6, 8, 10, 12, 20])
-_PACK_MULTIPLE_P = np.array([0.5, 0.2, 0.07, 0.07, 0.03, 0.04, 0.03, 0.03, 0.02, 0.01])
+_PACK_MULTIPLE_P = np.array([0.62, 0.18, 0.06, 0.05, 0.02, 0.03, 0.02, 0.01, 0.007, 0.003])
 _ANONYMOUS_QUANTITIES = np.array([1, 2, 3, 4, 6, 12])
 _ANONYMOUS_QUANTITY_P = np.array([0.62, 0.18, 0.06, 0.05, 0.04, 0.05])
 _EU_POSTAGE = frozenset(
@@ -140,24 +142,24 @@ class ShopSimulation:
         self.catalogue = catalogue
         self.population = population
         self.scale = scale
-        self._service_index = {code: catalogue.index_of(code) for code in catalogue.codes[-21:]}
+        self._service_index = {code: catalogue.index_of(code) for code in SERVICE_DESCRIPTIONS}
+        self._n_products = catalogue.size
         self._customer_by_arrival = np.argsort(population.first_day, kind="stable")
         self._arrival_sorted = population.first_day[self._customer_by_arrival]
         self._build_product_tables()
 
     # ---- product sampling tables -------------------------------------------------------
     def _build_product_tables(self) -> None:
-        """Flat cumulative weights over (month, product), globally and grouped by theme."""
+        """Popularity per (month, product), globally and with products grouped by theme."""
         cal = self.calendar
         month_starts = np.flatnonzero(np.r_[True, np.diff(cal.month_index) > 0])
         weights = self.catalogue.month_weights(month_starts)  # months x products
-        self._n_products = weights.shape[1]
-        self._global_cdf = np.cumsum(weights.ravel())
+        self._products = GuidedInverseCdf(weights)
         themed = np.flatnonzero(self.catalogue.theme >= 0)
         by_theme = themed[np.argsort(self.catalogue.theme[themed], kind="stable")]
         self._themed_products = by_theme
         theme_weights = weights[:, by_theme]
-        self._theme_cdf = np.cumsum(theme_weights.ravel())
+        self._themed = GuidedInverseCdf(theme_weights)
         sorted_themes = self.catalogue.theme[by_theme]
         n_themes = self.catalogue.n_themes
         self._theme_lo = np.searchsorted(sorted_themes, np.arange(n_themes), side="left")
@@ -166,29 +168,21 @@ class ShopSimulation:
         totals[:, self._theme_hi == self._theme_lo] = 0.0
         self._theme_cdf_by_month = np.cumsum(totals, axis=1)
 
-    def _cdf_window(self, cdf: np.ndarray, start: np.ndarray, stop: np.ndarray):
-        low = np.where(start > 0, cdf[np.maximum(start - 1, 0)], 0.0)
-        return low, cdf[stop - 1]
-
     def _draw_products(self, rng: np.random.Generator, months: np.ndarray) -> np.ndarray:
         """Products by popularity in each line's month."""
-        n = self._n_products
-        low, high = self._cdf_window(self._global_cdf, months * n, months * n + n)
-        points = low + rng.random(len(months)) * (high - low)
-        flat = np.searchsorted(self._global_cdf, points, side="right")
-        return np.minimum(flat - months * n, n - 1)
+        return self._products.draw(rng, months)
 
     def _draw_themed(self, rng: np.random.Generator, months: np.ndarray, themes: np.ndarray):
         """Products of the given theme; -1 where the theme has nothing on sale that month."""
-        width = len(self._themed_products)
-        start = months * width + self._theme_lo[themes]
-        stop = months * width + self._theme_hi[themes]
-        low, high = self._cdf_window(self._theme_cdf, start, np.maximum(stop, 1))
-        points = low + rng.random(len(months)) * (high - low)
-        flat = np.searchsorted(self._theme_cdf, points, side="right")
-        position = np.clip(flat - months * width, 0, width - 1)
+        start, stop = self._theme_lo[themes], self._theme_hi[themes]
+        low = self._themed.cumulative_before(months, start)
+        high = self._themed.cumulative_before(months, stop)
+        position = self._themed.locate(months, low + rng.random(len(months)) * (high - low))
+        position = np.clip(position, start, np.maximum(stop - 1, start))
         usable = (stop > start) & (high > low)
-        return np.where(usable, self._themed_products[position], -1)
+        return np.where(
+            usable, self._themed_products[np.minimum(position, len(self._themed_products) - 1)], -1
+        )
 
     def _draw_themes(self, rng: np.random.Generator, months: np.ndarray) -> np.ndarray:
         cdf = self._theme_cdf_by_month[months]
@@ -211,9 +205,13 @@ class ShopSimulation:
         due = pending.day < end_day
         incoming, pending = pending.select(due), pending.select(~due)
         incoming = _fit_invoices(incoming, budget)
-        special = _fit_invoices(self._special_invoices(rng, first_day, end_day), budget - incoming.n_lines)
+        special = _fit_invoices(
+            self._special_invoices(rng, first_day, end_day), budget - incoming.n_lines
+        )
         room = budget - incoming.n_lines - special.n_lines
         orders = self._draw_orders(rng, first_day, end_day)
+        if len(orders.day) == 0 and room > 0:  # tiny runs: someone has to buy something
+            orders = self._anonymous_orders(rng, first_day, end_day, 1)
         batch, later = self._fill_orders(rng, orders, room, end_day)
         batch = InvoiceBatch.concat([incoming, special, batch])
         order = np.lexsort((batch.kind, batch.minute, batch.day))
@@ -230,20 +228,61 @@ class ShopSimulation:
         repeaters = np.repeat(exposed, counts)
         repeat_days = cal.sample_days(rng, start[repeaters], stop[repeaters])
         n_anonymous = rng.poisson(_ANONYMOUS_ORDERS * self.scale * self._share(first_day, end_day))
-        anonymous_days = cal.sample_days(
-            rng, np.full(n_anonymous, first_day), np.full(n_anonymous, end_day)
+        customer = np.concatenate([arriving, repeaters])
+        day = np.concatenate([pop.first_day[arriving], repeat_days])
+        known = Orders(
+            day=day,
+            minute=cal.sample_minutes(rng, day),
+            customer=customer,
+            country=pop.country[customer],
+            raw_size=_order_sizes(rng, _CUSTOMER_LINES_MEDIAN * pop.basket[customer]),
         )
-        customer = np.concatenate([arriving, repeaters, np.full(n_anonymous, -1)])
-        day = np.concatenate([pop.first_day[arriving], repeat_days, anonymous_days])
-        anonymous_country = ANONYMOUS_COUNTRIES[
-            np.searchsorted(np.cumsum(ANONYMOUS_COUNTRY_SHARE), rng.random(n_anonymous))
-            .clip(0, len(ANONYMOUS_COUNTRIES) - 1)
-        ]
-        country = np.concatenate([pop.country[customer[: len(customer) - n_anonymous]], anonymous_country])
-        known = customer >= 0
-        median = np.where(known, _CUSTOMER_LINES_MEDIAN * pop.basket[customer], _ANONYMOUS_LINES_MEDIAN)
-        raw_size = np.minimum(median * rng.lognormal(0.0, 0.8, len(day)), _MAX_LINES)
-        return Orders(day, cal.sample_minutes(rng, day), customer, country, np.maximum(raw_size, 1.0))
+        anonymous = self._anonymous_orders(rng, first_day, end_day, n_anonymous)
+        return Orders(
+            *(np.concatenate([getattr(known, f), getattr(anonymous, f)]) for f in _ORDER_FIELDS)
+        )
+
+    def _anonymous_orders(self, rng, first_day: int, end_day: int, n: int) -> Orders:
+        """Web-shop orders without a customer id: many lines, single units, mostly UK."""
+        cal = self.calendar
+        day = cal.sample_days(rng, np.full(n, first_day), np.full(n, end_day))
+        share = np.cumsum(ANONYMOUS_COUNTRY_SHARE)
+        pick = np.searchsorted(share / share[-1], rng.random(n), side="right")
+        country = ANONYMOUS_COUNTRIES[pick.clip(0, len(ANONYMOUS_COUNTRIES) - 1)]
+        return Orders(
+            day=day,
+            minute=cal.sample_minutes(rng, day),
+            customer=np.full(n, -1, dtype=np.int64),
+            country=country,
+            raw_size=_order_sizes(rng, np.full(n, _ANONYMOUS_LINES_MEDIAN)),
+        )
+
+    def expected_lines_by_day(self) -> np.ndarray:
+        """Expected order lines per day, to share the row budget out before simulating."""
+        pop, cal = self.population, self.calendar
+        size_factor = np.exp(_SIZE_SIGMA**2 / 2)  # mean of the log-normal size noise
+        lines = _CUSTOMER_LINES_MEDIAN * pop.basket * size_factor
+        first_orders = np.bincount(pop.first_day, weights=lines, minlength=cal.n_days)
+        change = np.zeros(cal.n_days + 1)
+        np.add.at(change, pop.first_day + 1, pop.rate * lines)
+        np.add.at(change, pop.end_day, -pop.rate * lines)
+        repeat_orders = np.cumsum(change)[: cal.n_days] * cal.weight
+        anonymous = _ANONYMOUS_ORDERS * self.scale * cal.weight / cal.cumulative[-1]
+        return first_orders + repeat_orders + anonymous * _ANONYMOUS_LINES_MEDIAN * size_factor
+
+    def _rare_events(self, per_real_rows: float, first_day: int, end_day: int) -> int:
+        """A fixed total of rare events (scaled), shared out over the slices by day weight.
+
+        Drawing these per slice would leave some runs without any; this way the default
+        size always has them.
+        """
+        cal = self.calendar
+        total = per_real_rows * self.scale / cal.cumulative[-1]
+
+        def before(day: int) -> int:
+            return int(total * cal.cumulative[day] + 1e-9)  # guard 1.9999.. from float sums
+
+        return before(end_day) - before(first_day)
 
     def _share(self, first_day: int, end_day: int) -> float:
         cal = self.calendar
@@ -254,7 +293,7 @@ class ShopSimulation:
         n = len(orders.day)
         if n > room:  # only in tiny runs: keep as many one-line orders as fit
             keep = np.sort(rng.permutation(n)[:room])
-            orders = Orders(*(getattr(orders, name)[keep] for name in Orders.__annotations__))
+            orders = Orders(*(getattr(orders, name)[keep] for name in _ORDER_FIELDS))
             n = room
         plan = self._plan_cancellations(rng, orders)
         same_slice = plan.cancel & (plan.day < end_day)
@@ -281,7 +320,7 @@ class ShopSimulation:
         known = orders.customer >= 0
         probability = np.where(known, self.population.cancel_probability[orders.customer], 0.0)
         cancel = rng.random(n) < probability
-        lines = np.minimum(rng.geometric(0.55, n), np.maximum(np.round(orders.raw_size), 1))
+        lines = np.minimum(rng.geometric(0.37, n), np.maximum(np.round(orders.raw_size), 1))
         lines = lines.astype(np.int64)
         same_day = rng.random(n) < _SAME_DAY_CANCEL_SHARE
         later = orders.day + rng.geometric(1 / 8, n)
@@ -290,9 +329,11 @@ class ShopSimulation:
         day = np.where(same_day, orders.day, later_open)
         cancel &= day < cal.n_days
         day = np.minimum(day, cal.n_days - 1)
-        same_minute = np.minimum(orders.minute + rng.integers(2, 240, n), cal.close_minute(day))
-        same_minute = np.maximum(same_minute, orders.minute)
-        minute = np.where(same_day, same_minute, cal.sample_minutes(rng, day))
+        minute = np.where(
+            same_day,
+            _later_same_day(rng, orders.minute, cal.close_minute(day), 240),
+            cal.sample_minutes(rng, day),
+        )
         return _CancelPlan(cancel, lines, day, minute)
 
     def _cancellation_lines(self, rng, orders: InvoiceBatch, plan: _CancelPlan) -> InvoiceBatch:
@@ -306,7 +347,9 @@ class ShopSimulation:
         owner = orders.line_invoice[chosen]
         quantity = orders.quantity[chosen]
         partial = (rng.random(len(chosen)) > _FULL_CANCEL_SHARE) & (quantity > 1)
-        returned = np.where(partial, 1 + (rng.random(len(chosen)) * (quantity - 1)).astype(np.int64), quantity)
+        returned = np.where(
+            partial, 1 + (rng.random(len(chosen)) * (quantity - 1)).astype(np.int64), quantity
+        )
         invoices = np.flatnonzero(plan.cancel)
         new_index = np.full(orders.n_invoices, -1)
         new_index[invoices] = np.arange(len(invoices))
@@ -363,16 +406,33 @@ class ShopSimulation:
         return self._distinct_per_invoice(rng, product, line_invoice, line_months)
 
     def _distinct_per_invoice(self, rng, product, line_invoice, line_months) -> np.ndarray:
-        """Redraw repeated stock codes inside an invoice so every line is unique."""
+        """Redraw repeated stock codes inside an invoice so every line is unique.
+
+        One sort finds the repeats; redrawn codes are then checked against the sorted keys
+        kept so far, so later rounds cost only as much as the few lines still clashing.
+        """
         n = self._n_products
-        for _ in range(50):
-            key = line_invoice * n + product
-            order = np.argsort(key, kind="stable")
-            repeated = np.zeros(len(key), dtype=bool)
-            repeated[order[1:]] = key[order[1:]] == key[order[:-1]]
-            if not repeated.any():
+        key = line_invoice * n + product
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        clash = np.zeros(len(key), dtype=bool)
+        clash[1:] = sorted_key[1:] == sorted_key[:-1]
+        kept = sorted_key[~clash]
+        redo = order[clash]
+        for _ in range(100):
+            if len(redo) == 0:
                 return product
-            product[repeated] = self._draw_products(rng, line_months[repeated])
+            product[redo] = self._draw_products(rng, line_months[redo])
+            new_key = line_invoice[redo] * n + product[redo]
+            spot = np.searchsorted(kept, new_key)
+            taken = kept[np.minimum(spot, len(kept) - 1)] == new_key
+            _, first = np.unique(new_key, return_index=True)
+            fresh = np.zeros(len(redo), dtype=bool)
+            fresh[first] = True
+            accepted = fresh & ~taken
+            added = np.sort(new_key[accepted])
+            kept = np.insert(kept, np.searchsorted(kept, added), added)
+            redo = redo[~accepted]
         raise RuntimeError("could not make stock codes distinct within invoices")
 
     def _quantities(self, rng, orders: Orders, product, line_invoice) -> np.ndarray:
@@ -382,7 +442,7 @@ class ShopSimulation:
         bulk = self.population.bulk[np.where(known, customer, 0)]
         multiple = rng.choice(_PACK_MULTIPLES, size=len(product), p=_PACK_MULTIPLE_P)
         packs = np.maximum(1, np.round(multiple * bulk)).astype(np.int64) * pack
-        off_pack = 1 + (rng.random(len(product)) * 2 * pack).astype(np.int64)
+        off_pack = 1 + (rng.random(len(product)) * pack).astype(np.int64)
         wholesale = np.where(rng.random(len(product)) < _OFF_PACK_SHARE, off_pack, packs)
         retail = rng.choice(_ANONYMOUS_QUANTITIES, size=len(product), p=_ANONYMOUS_QUANTITY_P)
         return np.where(known, wholesale, retail).astype(np.int64)
@@ -469,19 +529,22 @@ class ShopSimulation:
         """Single-line orders of tens of thousands of units, reversed the same day."""
         cal, cat = self.calendar, self.catalogue
         famous = [f for f in _FAMOUS_HUGE_ORDERS if first_day <= cal.day_index(f[0]) < end_day]
-        n_random = rng.poisson(_RANDOM_HUGE_ORDERS * share)
+        n_random = self._rare_events(_RANDOM_HUGE_ORDERS, first_day, end_day)
         days, minutes = self._random_days(rng, first_day, end_day, n_random)
-        popular = np.argsort(-cat.base_weight)[:200]
-        product = np.concatenate([[cat.index_of(f[2]) for f in famous], rng.choice(popular, n_random)])
-        day = np.concatenate([[cal.day_index(f[0]) for f in famous], days]).astype(np.int64)
-        minute = np.concatenate([[f[1] for f in famous], minutes]).astype(np.int64)
-        quantity = np.concatenate([[f[3] for f in famous], rng.integers(12_000, 81_000, n_random)])
-        price = np.concatenate([[f[4] * 10 for f in famous], cat.price_bulk[product[len(famous) :]]])
+        # Popular cheap items: keeps the largest invoice near the real maximum (~168k).
+        cheap = np.flatnonzero((cat.price_bulk > 0) & (cat.price_bulk <= 1_650) & ~cat.is_service)
+        popular = cheap[np.argsort(-cat.base_weight[cheap], kind="stable")[:200]]
+        random_products = rng.choice(popular, n_random)
+        product = _ints([cat.index_of(f[2]) for f in famous], random_products)
+        day = _ints([cal.day_index(f[0]) for f in famous], days)
+        minute = _ints([f[1] for f in famous], minutes)
+        quantity = _ints([f[3] for f in famous], rng.integers(12_000, 81_000, n_random))
+        price = _ints([f[4] * 10 for f in famous], cat.price_bulk[random_products])
         customer = self._customers_on(rng, day)
         known = customer >= 0
         day, minute, product = day[known], minute[known], product[known]
         quantity, price, customer = quantity[known], price[known], customer[known]
-        reversal_minute = np.minimum(minute + rng.integers(5, 60, len(day)), cal.close_minute(day))
+        reversal_minute = _later_same_day(rng, minute, cal.close_minute(day), 60)
         return InvoiceBatch.single_lines(
             day=np.repeat(day, 2),
             minute=np.column_stack([minute, reversal_minute]).ravel(),
@@ -500,7 +563,7 @@ class ShopSimulation:
         day, minute = self._random_days(rng, first_day, end_day, n)
         product = self._draw_products(rng, self.calendar.month_index[day])
         size = np.ceil(rng.lognormal(2.0, 1.3, n)).astype(np.int64)
-        sign = np.where(rng.random(n) < 0.6, -1, 1)
+        sign = np.where(rng.random(n) < 0.75, -1, 1)
         return InvoiceBatch.single_lines(
             day=day,
             minute=minute,
@@ -524,7 +587,9 @@ class ShopSimulation:
             country = np.where(customer >= 0, self.population.country[customer], UK)
             cancelled = rng.random(n) < service.cancellation_share
             quantity = rng.integers(1, service.max_quantity + 1, n)
-            price = _pounds_to_milli(service.price_median * rng.lognormal(0.0, service.price_spread, n))
+            price = _pounds_to_milli(
+                service.price_median * rng.lognormal(0.0, service.price_spread, n)
+            )
             parts.append(
                 InvoiceBatch.single_lines(
                     day=day,
@@ -542,7 +607,7 @@ class ShopSimulation:
 
     def _bad_debt_adjustments(self, rng, first_day, end_day, share) -> InvoiceBatch:
         """``A`` invoices, stock code B: a write-off, its reversal and a second write-off."""
-        groups = rng.poisson(_BAD_DEBT_GROUPS * share)
+        groups = self._rare_events(_BAD_DEBT_GROUPS, first_day, end_day)
         day, minute = self._random_days(rng, first_day, end_day, groups)
         amount = _pounds_to_milli(20_000 * rng.lognormal(0.0, 0.8, groups))
         second = _pounds_to_milli(20_000 * rng.lognormal(0.0, 0.8, groups))
@@ -560,6 +625,15 @@ class ShopSimulation:
         )
 
 
+_ORDER_FIELDS = ("day", "minute", "customer", "country", "raw_size")
+
+
+def _order_sizes(rng: np.random.Generator, median: np.ndarray) -> np.ndarray:
+    """Right-skewed numbers of lines (as weights; the slice budget fixes the integers)."""
+    raw = median * rng.lognormal(0.0, _SIZE_SIGMA, len(median))
+    return np.clip(raw, 1.0, _MAX_LINES)
+
+
 @dataclass
 class _CancelPlan:
     cancel: np.ndarray
@@ -568,9 +642,22 @@ class _CancelPlan:
     minute: np.ndarray
 
 
+def _later_same_day(rng, minute: np.ndarray, close: np.ndarray, within: int) -> np.ndarray:
+    """A few minutes to ``within`` minutes later, spread before closing time when that is near."""
+    later = minute + rng.integers(2, within, len(minute))
+    room = np.maximum(close - minute, 0)
+    squeezed = minute + (rng.random(len(minute)) * (room + 1)).astype(np.int64)
+    return np.where(later <= close, later, np.minimum(squeezed, np.maximum(close, minute)))
+
+
 def _pounds_to_milli(pounds: np.ndarray) -> np.ndarray:
     """Whole pence, held in thousandths of a pound."""
     return (np.round(np.asarray(pounds) * 100).astype(np.int64) * 10).astype(np.int64)
+
+
+def _ints(fixed: list[int], drawn: np.ndarray) -> np.ndarray:
+    """Fixed values followed by drawn ones, as int64."""
+    return np.concatenate([np.array(fixed, dtype=np.int64), np.asarray(drawn, dtype=np.int64)])
 
 
 def _fit_invoices(batch: InvoiceBatch, budget: int) -> InvoiceBatch:
@@ -584,7 +671,7 @@ def _fit_invoices(batch: InvoiceBatch, budget: int) -> InvoiceBatch:
 def invoice_numbers(rng: np.random.Generator, n: int, next_number: int) -> tuple[np.ndarray, int]:
     """Increasing invoice numbers with the gaps of the real sequence; returns the next free one."""
     gaps = 1 + rng.poisson(_INVOICE_NUMBER_GAP, n)
-    numbers = next_number + np.cumsum(gaps) - gaps[:1].sum() if n else np.zeros(0, np.int64)
+    numbers = next_number + np.cumsum(gaps) - gaps  # the first invoice takes next_number
     following = int(numbers[-1]) + 1 if n else next_number
     return numbers.astype(np.int64), following
 

@@ -31,7 +31,7 @@ _BANK_HOLIDAYS = (
     "2011-08-29",
 )
 # Calendar month -> relative order volume; the gift trade peaks before Christmas.
-_MONTH_SEASON = np.array([0.72, 0.72, 0.9, 0.8, 0.88, 0.9, 0.86, 0.88, 1.25, 1.45, 1.75, 1.1])
+_MONTH_SEASON = np.array([0.72, 0.72, 0.9, 0.8, 0.88, 0.9, 0.86, 0.88, 1.25, 1.45, 1.75, 1.55])
 # Monday .. Sunday; Saturday is closed in the real data.
 _WEEKDAY_FACTOR = np.array([1.0, 1.1, 1.1, 1.2, 0.8, 0.0, 0.55])
 _WEEKDAY_HOURS = np.array([2, 6, 10, 13, 14, 15, 14, 12, 10, 6, 3, 2, 1.5, 1.0])  # 07:00-20:00
