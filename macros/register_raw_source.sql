@@ -6,7 +6,9 @@
 
     Every column is read as a string and a row that does not have eight fields lands in
     `_corrupt_record`: typing happens in staging, where unreadable rows are quarantined
-    with a reason instead of being dropped by the CSV reader.
+    with a reason instead of being dropped by the CSV reader. Quotes are escaped by
+    doubling them (RFC 4180, as the UCI export writes them), and `multiLine` is off so a
+    stray quote can only spoil its own line.
 -#}
 {% macro register_raw_source() %}
     {{ return(adapter.dispatch("register_raw_source", "lgs_analytics")()) }}
@@ -19,7 +21,7 @@
     {%- set schema = var("raw_schema") -%}
     {%- set table = schema ~ ".online_retail_ii" -%}
     {%- set raw_path = var("raw_path") -%}
-    {%- set layout_version = "1" -%}
+    {%- set layout_version = "2" -%}
 
     {% do run_query("create schema if not exists " ~ schema) %}
 
@@ -62,6 +64,8 @@
         mode 'PERMISSIVE',
         columnNameOfCorruptRecord '_corrupt_record',
         multiLine 'false',
+        quote '"',
+        escape '"',
         enforceSchema 'false',
         ignoreLeadingWhiteSpace 'false',
         ignoreTrailingWhiteSpace 'false',

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lgs_analytics.environment import EnvironmentProblem
+from lgs_analytics.environment import MissingRequirementError
 from lgs_analytics.paths import ProjectPaths
 
 DEFAULT_ROWS = 1_067_371
@@ -57,6 +57,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
     written = export_tables(ProjectPaths.discover(), Path(args.out), args.tables, args.target)
     for name, path in written.items():
         print(f"{name}\t{path}")
+    return 0
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import json
+
+    from lgs_analytics.spark_session import get_session
+
+    spark = get_session(ProjectPaths.discover(), args.target, app_name="lgs-sql")
+    for row in spark.sql(args.query).limit(args.limit).collect():
+        print(json.dumps(row.asDict(recursive=True), default=str))
     return 0
 
 
@@ -113,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("tables", nargs="*", help="schema.table names (default: all marts)")
     export.set_defaults(func=_cmd_export)
 
+    sql = commands.add_parser("sql", help="run one SQL query on the target, rows as JSON lines")
+    sql.add_argument("query")
+    sql.add_argument("--target", default="local")
+    sql.add_argument("--limit", type=int, default=1000)
+    sql.set_defaults(func=_cmd_sql)
+
     report = commands.add_parser("report", help="write the PNG charts and HTML report")
     report.add_argument("--target", default="local")
     report.set_defaults(func=_cmd_report)
@@ -130,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except EnvironmentProblem as problem:
+    except MissingRequirementError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
 

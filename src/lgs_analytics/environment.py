@@ -12,7 +12,7 @@ MIN_JAVA = 17
 SUPPORTED_JAVA = (17, 21)
 
 
-class EnvironmentProblem(RuntimeError):
+class MissingRequirementError(RuntimeError):
     """The machine lacks something the project needs; the message says what to install."""
 
 
@@ -42,17 +42,21 @@ def check_java() -> int:
     java = java_executable()
     if java is None:
         where = " at $JAVA_HOME" if os.environ.get("JAVA_HOME") else " on the PATH"
-        raise EnvironmentProblem(f"Spark needs Java {MIN_JAVA}+ but no java was found{where}: {install}.")
+        raise MissingRequirementError(
+            f"Spark needs Java {MIN_JAVA}+ but no java was found{where}: {install}."
+        )
     try:
         result = subprocess.run(
             [java, "-version"], capture_output=True, text=True, timeout=60, check=False
         )
     except OSError as exc:
-        raise EnvironmentProblem(f"Spark needs Java {MIN_JAVA}+ but {java} cannot run ({exc}): {install}.") from exc
+        raise MissingRequirementError(
+            f"Spark needs Java {MIN_JAVA}+ but {java} cannot run ({exc}): {install}."
+        ) from exc
     major = parse_java_major(result.stderr + result.stdout)
     if major is None or major < MIN_JAVA:
         found = f"Java {major}" if major else "an unrecognised Java"
-        raise EnvironmentProblem(
+        raise MissingRequirementError(
             f"Spark 4 needs Java {MIN_JAVA} or 21 but {java} is {found}: {install} "
             "and put it first on the PATH or set JAVA_HOME."
         )

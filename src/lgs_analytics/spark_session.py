@@ -37,7 +37,9 @@ def load_target(paths: ProjectPaths, target: str = "local") -> dict[str, Any]:
     try:
         return profiles[PROFILE_NAME]["outputs"][target]
     except KeyError as exc:
-        raise KeyError(f"{profile_file} has no target '{target}' in profile '{PROFILE_NAME}'.") from exc
+        raise KeyError(
+            f"{profile_file} has no target '{target}' in profile '{PROFILE_NAME}'."
+        ) from exc
 
 
 def session_parameters(paths: ProjectPaths, target: str = "local") -> dict[str, str]:
@@ -50,7 +52,9 @@ def session_parameters(paths: ProjectPaths, target: str = "local") -> dict[str, 
     return parameters
 
 
-def get_session(paths: ProjectPaths | None = None, target: str = "local", app_name: str | None = None):
+def get_session(
+    paths: ProjectPaths | None = None, target: str = "local", app_name: str | None = None
+):
     """A Hive-enabled SparkSession on the target's metastore and warehouse."""
     from pyspark.sql import SparkSession
 

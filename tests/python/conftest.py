@@ -36,4 +36,3 @@ def spark():
     )
     yield session
     session.stop()
-

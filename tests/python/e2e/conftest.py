@@ -36,8 +36,15 @@ class BuiltProject:
     def manifest(self) -> dict:
         return json.loads((self.raw / "_manifest.json").read_text())
 
-    def lgs(self, *args: str, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess:
+    def lgs(
+        self, *args: str, check: bool = True, timeout: int = 1800
+    ) -> subprocess.CompletedProcess:
         return run_lgs(list(args), self.env, check=check, timeout=timeout)
+
+    def sql(self, query: str) -> list[dict]:
+        """Rows of one query, run by a NEW Spark process on this state's metastore."""
+        result = self.lgs("sql", query)
+        return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
     def export(self, *tables: str) -> dict[str, pd.DataFrame]:
         """Read tables through a NEW Spark process from the metastore (proves persistence)."""
@@ -78,7 +85,9 @@ def run_lgs(
     return result
 
 
-def build_project(name: str, generate_args: list[str] | None = None, build_args: list[str] | None = None) -> BuiltProject:
+def build_project(
+    name: str, generate_args: list[str] | None = None, build_args: list[str] | None = None
+) -> BuiltProject:
     state = TEST_STATE_ROOT / name
     env = state_env(state)
     project = BuiltProject(state=state, env=env)

@@ -8,6 +8,7 @@ method that runs the compiled Python model inside the same SparkSession the SQL 
 """
 
 from dbt.adapters.base import AdapterPlugin
+
 from dbt.adapters.sparkplus.connections import (
     SparkplusConnectionManager,
     SparkplusCredentials,

@@ -6,6 +6,7 @@ from typing import Any
 
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.spark.impl import SparkAdapter
+
 from dbt.adapters.sparkplus.connections import SparkplusConnectionManager
 from dbt.adapters.sparkplus.python_submissions import SESSION_METHOD, SessionPythonJobHelper
 

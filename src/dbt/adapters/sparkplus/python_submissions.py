@@ -70,8 +70,8 @@ def run_compiled_model(
     try:
         code = compile(compiled_code, filename, "exec")
         spark.sparkContext.setJobDescription(f"dbt python model {model_name}")
-        exec(code, namespace)  # noqa: S102 - running the user's model is the point
-    except Exception as exc:  # noqa: BLE001 - any model error must fail the node
+        exec(code, namespace)
+    except Exception as exc:
         raise PythonModelError(
             f"Python model '{model_name}' failed:\n{_model_traceback(filename)}"
         ) from exc

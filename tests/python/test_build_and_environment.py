@@ -1,0 +1,116 @@
+"""The main job's safety rails: Java check, profile handling, change detection."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lgs_analytics.build import ensure_profile, fingerprint, is_up_to_date, record_success
+from lgs_analytics.environment import MissingRequirementError, check_java, parse_java_major
+from lgs_analytics.paths import ProjectPaths
+
+
+def fake_jdk(tmp_path: Path, version_line: str) -> Path:
+    """A JAVA_HOME whose java prints `version_line` like `java -version` does."""
+    home = tmp_path / "jdk"
+    (home / "bin").mkdir(parents=True)
+    java = home / "bin" / "java"
+    java.write_text(f"#!/bin/sh\necho '{version_line}' >&2\n")
+    java.chmod(java.stat().st_mode | stat.S_IEXEC)
+    return home
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ('openjdk version "17.0.15" 2025-04-15', 17),
+        ('openjdk version "21" 2023-09-19', 21),
+        ('java version "1.8.0_392"', 8),
+        ('openjdk version "11.0.2" 2019-01-15', 11),
+        ("no version here", None),
+    ],
+)
+def test_parse_java_major(output, major):
+    assert parse_java_major(output) == major
+
+
+def test_old_java_is_one_clear_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", str(fake_jdk(tmp_path, 'openjdk version "11.0.2"')))
+    with pytest.raises(MissingRequirementError) as error:
+        check_java()
+    message = str(error.value)
+    assert "Java 11" in message and "OpenJDK 17" in message
+    assert "\n" not in message
+
+
+def test_missing_java_is_one_clear_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "nowhere"))
+    with pytest.raises(MissingRequirementError, match="no java was found at \\$JAVA_HOME"):
+        check_java()
+
+
+def test_the_machine_java_passes():
+    assert check_java() >= 17
+
+
+def test_cli_reports_missing_java_without_a_stack_trace(tmp_path):
+    env = dict(os.environ, JAVA_HOME=str(tmp_path / "nowhere"))
+    result = subprocess.run(
+        [sys.executable, "-m", "lgs_analytics.cli", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: Spark needs Java 17+")
+    assert "Traceback" not in result.stderr
+
+
+def project(tmp_path: Path) -> ProjectPaths:
+    root = tmp_path / "project"
+    (root / "models").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text("name: x\n")
+    (root / "profiles.yml.example").write_text("lgs: {target: local}\n")
+    (root / "models" / "a.sql").write_text("select 1 as id\n")
+    return ProjectPaths(root=root, state=root / ".lgs")
+
+
+def test_profile_is_created_once_and_never_overwritten(tmp_path):
+    paths = project(tmp_path)
+    assert ensure_profile(paths) is True
+    assert paths.profiles.read_text() == paths.profiles_example.read_text()
+    paths.profiles.write_text("lgs: {target: my_own}\n")
+    assert ensure_profile(paths) is False
+    assert paths.profiles.read_text() == "lgs: {target: my_own}\n"
+
+
+def test_fingerprint_follows_models_and_landed_data(tmp_path):
+    paths = project(tmp_path)
+    first = fingerprint(paths, "local")
+    assert fingerprint(paths, "local") == first
+    assert fingerprint(paths, "cluster") != first
+    (paths.root / "models" / "a.sql").write_text("select 2 as id\n")
+    second = fingerprint(paths, "local")
+    assert second != first
+    paths.raw.mkdir(parents=True)
+    (paths.raw / "part-00001.csv").write_text("Invoice\n1\n")
+    assert fingerprint(paths, "local") != second
+
+
+def test_up_to_date_only_after_a_recorded_success(tmp_path):
+    paths = project(tmp_path)
+    paths.warehouse.mkdir(parents=True)
+    messages: list[str] = []
+    assert not is_up_to_date(paths, "local", messages.append)
+    record_success(paths, "local")
+    assert is_up_to_date(paths, "local", messages.append)
+    assert "Nothing changed" in messages[0]
+    (paths.root / "models" / "b.sql").write_text("select 3 as id\n")
+    assert not is_up_to_date(paths, "local", messages.append)
