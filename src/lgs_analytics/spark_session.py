@@ -27,19 +27,32 @@ def _env_var(name: str, default: str | None = None) -> str:
     return value
 
 
+def _render(value: Any, environment: jinja2.Environment) -> Any:
+    """Render the Jinja in every string of a parsed profile value, as dbt does."""
+    if isinstance(value, str):
+        return environment.from_string(value).render(env_var=_env_var)
+    if isinstance(value, dict):
+        return {key: _render(item, environment) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_render(item, environment) for item in value]
+    return value
+
+
 def load_target(paths: ProjectPaths, target: str = "local") -> dict[str, Any]:
-    """The rendered output `target` of the project's profile (profiles.yml, else the example)."""
+    """The rendered output `target` of the project's profile (profiles.yml, else the example).
+
+    Only the selected target is rendered, like dbt: another target's required environment
+    variables (Databricks credentials, say) need not be set.
+    """
     profile_file = paths.profiles if paths.profiles.exists() else paths.profiles_example
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
     environment.filters["as_number"] = lambda value: value
-    text = environment.from_string(profile_file.read_text()).render(env_var=_env_var)
-    profiles = yaml.safe_load(text)
+    profiles = yaml.safe_load(profile_file.read_text())
     try:
-        return profiles[PROFILE_NAME]["outputs"][target]
+        output = profiles[PROFILE_NAME]["outputs"][target]
     except KeyError as exc:
-        raise KeyError(
-            f"{profile_file} has no target '{target}' in profile '{PROFILE_NAME}'."
-        ) from exc
+        raise KeyError(f"{profile_file} has no target '{target}' in '{PROFILE_NAME}'.") from exc
+    return _render(output, environment)
 
 
 def session_parameters(paths: ProjectPaths, target: str = "local") -> dict[str, str]:

@@ -1,0 +1,164 @@
+"""The SQL layers on the default dataset, read back from the metastore by a new process.
+
+- staging and the raw source agree with the generator's ground-truth manifest;
+- every mart equals an independent pandas implementation of SPEC §2–§3 to the cent;
+- rows with every malformed kind end in quarantine with their reason, none lost.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+MARTS = ("monthly_sales", "monthly_orders", "monthly_active_users", "monthly_new_existing_users")
+MONEY_COLUMNS = {"sales_amount", "previous_sales_amount"}
+RATIO_COLUMNS = {"sales_growth_pct", "cancellation_rate_pct", "new_user_share_pct"}
+
+# How each malformed-row kind of the generator must be classified by staging.
+EXPECTED_REASON = {
+    "bad_date": "unparseable_invoice_date",
+    "non_numeric_quantity": "unparseable_quantity",
+    "non_numeric_price": "unparseable_price",
+    "wrong_column_count": "wrong_column_count",
+    "stray_quote": "wrong_column_count",
+    "bad_encoding": "invalid_encoding",
+    "missing_invoice": "missing_invoice",
+    "missing_stock_code": "missing_stock_code",
+}
+
+
+@pytest.fixture(scope="module")
+def reference(default_build):
+    from lgs_analytics.reference.pipeline import run_reference
+
+    return run_reference(default_build.raw)
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("year_month").reset_index(drop=True)
+
+
+def _cents(values: pd.Series) -> list:
+    return [None if pd.isna(v) else Decimal(str(v)).quantize(Decimal("0.01")) for v in values]
+
+
+def test_raw_source_counts_equal_the_manifest(default_build):
+    manifest = default_build.manifest
+    [row] = default_build.sql(
+        "select count(*) as lines, count(distinct `Invoice`) as invoices from raw.online_retail_ii"
+    )
+    assert row["lines"] == manifest["lines"]
+
+
+def test_staging_equals_the_manifest(default_build):
+    manifest = default_build.manifest
+    expected = manifest["deduplicated"]
+    [row] = default_build.sql(
+        """
+        select
+            count(*) as rows,
+            sum(removed_duplicates) as removed_duplicates,
+            count(distinct invoice_id) as invoices,
+            count(distinct customer_id) as customers,
+            count(distinct stock_code) as stock_codes,
+            count_if(is_cancellation) as cancellation_rows,
+            count(distinct case when is_cancellation then invoice_id end)
+                as cancellation_invoices,
+            count_if(is_adjustment) as adjustment_rows,
+            count_if(is_service_code) as service_code_rows,
+            count_if(not has_customer) as null_customer_rows,
+            count_if(description is null) as null_description_rows,
+            count_if(unit_price = 0) as zero_price_rows,
+            count_if(is_sales_line) as sales_lines,
+            cast(sum(case when is_sales_line then line_amount end) as string) as sales_amount
+        from lgs_staging.stg_online_retail__transactions
+        """
+    )
+    assert row["removed_duplicates"] == manifest["exact_duplicate_rows"]
+    for key in (
+        "rows",
+        "invoices",
+        "customers",
+        "stock_codes",
+        "cancellation_rows",
+        "cancellation_invoices",
+        "adjustment_rows",
+        "service_code_rows",
+        "null_customer_rows",
+        "null_description_rows",
+        "zero_price_rows",
+        "sales_lines",
+    ):
+        assert row[key] == expected[key], key
+    assert Decimal(row["sales_amount"]) == Decimal(expected["sales_amount"])
+    [quarantine] = default_build.sql(
+        "select count(*) as rows from lgs_staging.stg_online_retail__quarantined_rows"
+    )
+    assert quarantine["rows"] == manifest["malformed_total"] == 0
+
+
+@pytest.mark.parametrize("mart", MARTS)
+def test_mart_equals_the_pandas_reference(mart, default_tables, reference):
+    spark_frame = _sorted(default_tables[f"lgs_marts.{mart}"])
+    pandas_frame = _sorted(reference[mart])
+    assert list(spark_frame["year_month"]) == list(pandas_frame["year_month"])
+    months = spark_frame["year_month"]
+    assert (
+        np.diff(pd.to_datetime(months.astype(str), format="%Y%m").dt.to_period("M").astype("int64"))
+        == 1
+    ).all(), "month spine has gaps"
+    for column in pandas_frame.columns:
+        if column not in spark_frame.columns:
+            continue
+        ours, theirs = spark_frame[column], pandas_frame[column]
+        if column in MONEY_COLUMNS:
+            assert _cents(ours) == _cents(theirs), column
+        elif column in RATIO_COLUMNS:
+            assert ours.isna().tolist() == theirs.isna().tolist(), column
+            assert np.allclose(
+                ours.dropna().astype(float), theirs.dropna().astype(float), rtol=1e-9, atol=1e-9
+            ), column
+        elif column == "month_start":
+            assert pd.to_datetime(ours).tolist() == pd.to_datetime(theirs).tolist()
+        else:
+            assert ours.astype(object).tolist() == theirs.astype(object).tolist(), column
+
+
+def test_only_the_last_month_is_partial(default_tables):
+    sales = _sorted(default_tables["lgs_marts.monthly_sales"])
+    assert sales["is_partial_month"].tolist() == [False] * (len(sales) - 1) + [True]
+    assert sales["year_month"].iloc[-1] == 201112
+
+
+def test_malformed_rows_are_quarantined_with_their_reason(malformed_build):
+    manifest = malformed_build.manifest
+    assert manifest["malformed_total"] > 0
+    expected: dict[str, int] = {}
+    for kind, count in manifest["malformed_rows"].items():
+        assert count > 0, f"generator produced no {kind} rows"
+        expected[EXPECTED_REASON[kind]] = expected.get(EXPECTED_REASON[kind], 0) + count
+    rows = malformed_build.sql(
+        "select quarantine_reason, count(*) as n "
+        "from lgs_staging.stg_online_retail__quarantined_rows group by quarantine_reason"
+    )
+    assert {row["quarantine_reason"]: row["n"] for row in rows} == expected
+    [balance] = malformed_build.sql(
+        """
+        select
+            (select count(*) from raw.online_retail_ii) as raw_rows,
+            (select count(*) from lgs_staging.stg_online_retail__transactions) as staged,
+            (select sum(removed_duplicates) from lgs_staging.stg_online_retail__transactions)
+                as duplicates,
+            (select count(*) from lgs_staging.stg_online_retail__quarantined_rows)
+                as quarantined
+        """
+    )
+    assert balance["raw_rows"] == manifest["lines"]
+    assert balance["staged"] == manifest["deduplicated"]["rows"]
+    assert balance["duplicates"] == manifest["exact_duplicate_rows"]
+    assert balance["raw_rows"] == balance["staged"] + balance["duplicates"] + balance["quarantined"]
