@@ -117,3 +117,11 @@ def malformed_build() -> BuiltProject:
         generate_args=["--rows", "30000", "--seed", "7", "--malformed-share", "0.01"],
         build_args=["--skip-docs", "--skip-report"],
     )
+
+
+@pytest.fixture(scope="session")
+def reference(default_build: BuiltProject) -> dict[str, pd.DataFrame]:
+    """The independent pandas implementation of the SPEC, run on the same raw files."""
+    from lgs_analytics.reference.pipeline import run_reference
+
+    return run_reference(default_build.raw)

@@ -32,13 +32,6 @@ EXPECTED_REASON = {
 }
 
 
-@pytest.fixture(scope="module")
-def reference(default_build):
-    from lgs_analytics.reference.pipeline import run_reference
-
-    return run_reference(default_build.raw)
-
-
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.sort_values("year_month").reset_index(drop=True)
 

@@ -1,0 +1,145 @@
+"""RFM scores and segment per customer (SPEC §4), one row per customer with a sales line.
+
+Scores follow pandas ``qcut(q=5)`` semantics: the inner quintile edges e1..e4 are exact
+percentiles with linear interpolation (Spark's ``percentile``, not ``percentile_approx``),
+bins are right-inclusive and the minimum falls in bin 1, i.e. ``bin = 1 + #{k : value > e_k}``.
+When edges coincide (many equal values), pandas' ``qcut`` with labels raises; the formula is
+still defined and is what this model uses (some scores are then simply never given).
+
+Config keys (set in dbt_project.yml from project variables):
+- ``rfm_reference_date``: "" (default) for the day after the last purchase date of the scored
+  customers, so the latest buyers have recency 1; otherwise a ``yyyy-mm-dd`` date.
+"""
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as sf
+
+QUINTILE_PERCENTAGES = "array(0.2, 0.4, 0.6, 0.8)"
+
+
+def parse_reference_date(value: object) -> dt.date | None:
+    """The configured reference date, or None for the default (day after the last purchase)."""
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError as error:
+        raise ValueError(
+            f"rfm_reference_date must be empty or a yyyy-mm-dd date, got {value!r}"
+        ) from error
+
+
+def quintile_edges(column: str) -> Column:
+    """Exact inner quintile edges e1..e4 of ``column`` (array of 4 doubles), an aggregate."""
+    return sf.expr(f"percentile(`{column}`, {QUINTILE_PERCENTAGES})")
+
+
+def quintile_bin(value: Column, edges: Column) -> Column:
+    """1–5: one plus the number of edges strictly below ``value`` (qcut's right-closed bins)."""
+    return (sf.lit(1) + sf.size(sf.filter(edges, lambda edge: value > edge))).cast("int")
+
+
+def customer_metrics(sales_lines: DataFrame, reference_date: dt.date | None) -> DataFrame:
+    """Recency, frequency, monetary and frequency rank per customer with a sales line.
+
+    ``sales_lines`` has the columns of ``int_sales_lines_filtered`` (sales lines only);
+    lines without a customer id are ignored.
+    """
+    customers = (
+        sales_lines.where(sf.col("customer_id").isNotNull())
+        .groupBy("customer_id")
+        .agg(
+            sf.max("invoice_date").alias("last_purchase_date"),
+            sf.countDistinct("invoice_id").alias("frequency"),
+            sf.sum("line_amount").cast("decimal(18,3)").alias("monetary"),
+        )
+    )
+    if reference_date is None:
+        reference = customers.agg(
+            sf.date_add(sf.max("last_purchase_date"), 1).alias("reference_date")
+        )
+        customers = customers.crossJoin(sf.broadcast(reference))
+    else:
+        customers = customers.withColumn("reference_date", sf.lit(reference_date))
+    # One row per customer (thousands of rows): a single global ordering is cheap, and it is
+    # exactly pandas' rank(method="first") on data sorted by customer_id.
+    by_frequency_then_id = Window.orderBy("frequency", "customer_id")
+    return customers.select(
+        "customer_id",
+        sf.datediff("reference_date", "last_purchase_date").alias("recency_days"),
+        "frequency",
+        "monetary",
+        sf.row_number().over(by_frequency_then_id).cast("bigint").alias("frequency_rank"),
+        "last_purchase_date",
+        "reference_date",
+    )
+
+
+def score_customers(metrics: DataFrame) -> DataFrame:
+    """Add r_score (most recent = 5), f_score (on frequency_rank), m_score and rfm_score."""
+    edges = metrics.agg(
+        quintile_edges("recency_days").alias("recency_edges"),
+        quintile_edges("frequency_rank").alias("frequency_rank_edges"),
+        quintile_edges("monetary").alias("monetary_edges"),
+    )
+    scored = metrics.crossJoin(sf.broadcast(edges)).select(
+        *metrics.columns,
+        (6 - quintile_bin(sf.col("recency_days"), sf.col("recency_edges")))
+        .cast("int")
+        .alias("r_score"),
+        quintile_bin(sf.col("frequency_rank"), sf.col("frequency_rank_edges")).alias("f_score"),
+        quintile_bin(sf.col("monetary"), sf.col("monetary_edges")).alias("m_score"),
+    )
+    return scored.withColumn(
+        "rfm_score",
+        sf.concat(
+            sf.col("r_score").cast("string"),
+            sf.col("f_score").cast("string"),
+            sf.col("m_score").cast("string"),
+        ),
+    )
+
+
+def assign_segments(scores: DataFrame, segment_map: DataFrame) -> DataFrame:
+    """Segment from the (r_score, f_score) map seed; a left join keeps unmapped customers."""
+    segments = segment_map.select(
+        sf.col("r_score").cast("int").alias("r_score"),
+        sf.col("f_score").cast("int").alias("f_score"),
+        sf.col("segment").cast("string").alias("segment"),
+    )
+    joined = scores.join(sf.broadcast(segments), on=["r_score", "f_score"], how="left")
+    return joined.select(
+        sf.col("customer_id").cast("string").alias("customer_id"),
+        "segment",
+        "rfm_score",
+        sf.col("recency_days").cast("int").alias("recency_days"),
+        sf.col("frequency").cast("bigint").alias("frequency"),
+        "monetary",
+        "frequency_rank",
+        "r_score",
+        "f_score",
+        "m_score",
+        "last_purchase_date",
+        "reference_date",
+    )
+
+
+def customer_rfm_scores(
+    sales_lines: DataFrame, segment_map: DataFrame, reference_date: dt.date | None = None
+) -> DataFrame:
+    """The whole model: metrics, scores, segment."""
+    metrics = customer_metrics(sales_lines, reference_date)
+    return assign_segments(score_customers(metrics), segment_map)
+
+
+def model(dbt, session):
+    reference_date = parse_reference_date(dbt.config.get("rfm_reference_date", ""))
+    sales_lines = dbt.ref("int_sales_lines_filtered")
+    segment_map = dbt.ref("rfm_segment_map")
+    return customer_rfm_scores(sales_lines, segment_map, reference_date)
