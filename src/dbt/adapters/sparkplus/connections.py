@@ -5,8 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dbt.adapters.spark.connections import SparkConnectionManager, SparkCredentials
+from dbt.adapters.spark.connections import (
+    SparkConnectionManager,
+    SparkConnectionMethod,
+    SparkCredentials,
+)
 from dbt.adapters.spark.session import SessionConnectionWrapper
+from dbt_common.exceptions import DbtRuntimeError
+
+from dbt.adapters.sparkplus.metastore_lock import (
+    MetastoreInUseError,
+    check_derby_free,
+    derby_database_dir,
+)
 
 
 @dataclass
@@ -47,9 +58,26 @@ class SparkplusConnectionManager(SparkConnectionManager):
 
     @classmethod
     def open(cls, connection: Any) -> Any:
+        if connection.credentials.method == SparkConnectionMethod.SESSION:
+            _check_metastore_available(connection.credentials.server_side_parameters)
         connection = super().open(connection)
         handle = connection.handle
         if type(handle) is SessionConnectionWrapper:
             # Same object and state, only the binding rendering changes.
             handle.__class__ = QuotingSessionConnectionWrapper
         return connection
+
+
+def _check_metastore_available(parameters: dict[str, str]) -> None:
+    """Before this process starts Spark, make sure no other process holds embedded Derby."""
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        return  # our own JVM is up: it holds the lock (see check_derby_free)
+    database = derby_database_dir(parameters)
+    if database is None:
+        return
+    try:
+        check_derby_free(database)
+    except MetastoreInUseError as exc:
+        raise DbtRuntimeError(str(exc)) from None
