@@ -66,7 +66,7 @@ class TimeSlice:
     overlap: bool  # written twice, like 1-9 December 2010 in the real file
 
 
-def generate(  # noqa: PLR0917 - the agreed public signature
+def generate(
     out_dir: str | Path,
     rows: int = 1_067_371,
     seed: int = 42,

@@ -13,7 +13,7 @@ __all__ = ["LOG4J", "PROJECT_ROOT", "load_python_model"]
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(tmp_path_factory):
     """A plain local SparkSession (no Hive) for unit tests of pure DataFrame functions."""
     from pyspark.sql import SparkSession
 
@@ -28,6 +28,8 @@ def spark():
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.ansi.enabled", "false")
+        # Keep any table a test creates out of the working directory.
+        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
         .config(
             "spark.driver.extraJavaOptions",
             f"-Dlog4j2.configurationFile={LOG4J} -Duser.timezone=UTC",

@@ -7,7 +7,7 @@ with
 
 raw_rows as (
 
-    select count(*) as row_count
+    select count(*) as line_total
     from {{ source("online_retail", "online_retail_ii") }}
 
 ),
@@ -15,7 +15,7 @@ raw_rows as (
 staged as (
 
     select
-        count(*) as row_count,
+        count(*) as staged_total,
         coalesce(sum(removed_duplicates), 0) as removed_duplicates
     from {{ ref("stg_online_retail__transactions") }}
 
@@ -23,7 +23,7 @@ staged as (
 
 quarantined as (
 
-    select count(*) as row_count
+    select count(*) as quarantined_total
     from {{ ref("stg_online_retail__quarantined_rows") }}
 
 ),
@@ -31,10 +31,10 @@ quarantined as (
 balance as (
 
     select
-        raw_rows.row_count as raw_rows,
-        staged.row_count as staged_rows,
+        raw_rows.line_total as raw_rows,
+        staged.staged_total as staged_rows,
         staged.removed_duplicates,
-        quarantined.row_count as quarantined_rows
+        quarantined.quarantined_total as quarantined_rows
     from raw_rows
     cross join staged
     cross join quarantined

@@ -95,6 +95,7 @@ _QUOTE = '"'
 # (`escape '"'` in macros/register_raw_source.sql).
 RAW_ESCAPE = '"'
 
+
 class _EndOfLineError(Exception):
     """The tokenizer read past the last character of the line (univocity's EOFException)."""
 
