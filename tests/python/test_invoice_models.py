@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PROJECT_ROOT, load_python_model
 from lgs_analytics.reference import outliers as reference
+from lgs_testing import PROJECT_ROOT, load_python_model
 
 AMOUNTS = load_python_model("python_models/invoices/invoice_amounts.py")
 DISTRIBUTION = load_python_model("python_models/invoices/invoice_amount_distribution.py")

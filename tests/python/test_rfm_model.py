@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import PROJECT_ROOT, load_python_model
 from lgs_analytics.reference import rfm as reference
+from lgs_testing import PROJECT_ROOT, load_python_model
 
 RFM = load_python_model("python_models/customers/customer_rfm_scores.py")
 SUMMARY = load_python_model("python_models/customers/rfm_segment_summary.py")
