@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,9 +46,14 @@ def test_second_build_on_a_busy_metastore_fails_fast_with_one_sentence(tmp_path)
         stderr=subprocess.DEVNULL,
         text=True,
         env=dict(os.environ, PYSPARK_PYTHON=sys.executable),
+        # Its own process group: killing it must also end the JVM it started.
+        start_new_session=True,
     )
     try:
-        assert holder.stdout.readline().strip() == "HOLDING"
+        lines = [holder.stdout.readline()]
+        while lines[-1] and lines[-1].strip() != "HOLDING":
+            lines.append(holder.stdout.readline())
+        assert lines[-1].strip() == "HOLDING", "".join(lines)
         env = dict(os.environ, PROBE_STATE_DIR=str(state), PROBE_LOG4J=str(LOG4J))
         started = time.monotonic()
         result = subprocess.run(
@@ -61,7 +67,7 @@ def test_second_build_on_a_busy_metastore_fails_fast_with_one_sentence(tmp_path)
         )
         elapsed = time.monotonic() - started
     finally:
-        holder.kill()
+        os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
     output = result.stdout + result.stderr
     assert result.returncode != 0

@@ -43,9 +43,7 @@ print("RESULT " + json.dumps(counts))
 
 # Kill when this line appears in dbt's output, after the given delay in seconds.
 KILL_POINTS = [
-    ("START sql table model probe.probe_orders", 0.0),
     ("START sql table model probe.probe_orders", 1.5),
-    ("START python table model probe.probe_category_totals", 0.0),
     ("START python table model probe.probe_category_totals", 1.0),
     ("OK created python table model probe.probe_category_totals", 0.0),
 ]
