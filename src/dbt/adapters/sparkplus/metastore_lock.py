@@ -58,8 +58,8 @@ def check_derby_free(database: Path) -> None:
     except OSError as exc:
         raise MetastoreInUseError(
             f"The embedded Derby metastore at {database} is in use by another process "
-            "(another dbt or lgs run on this state folder): wait for it to finish, use another "
-            "LGS_STATE_DIR, or share a networked metastore (lgs metastore start)."
+            "(another dbt or lgs run on this state folder): wait for it to finish or use "
+            "another LGS_STATE_DIR."
         ) from exc
     else:
         fcntl.lockf(fd, fcntl.LOCK_UN)
