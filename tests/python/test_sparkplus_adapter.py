@@ -8,7 +8,7 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparkplus import Plugin
 from dbt.adapters.sparkplus.connections import SparkplusCredentials, sql_literal
-from dbt.adapters.sparkplus.impl import SparkplusAdapter
+from dbt.adapters.sparkplus.impl import SparkplusAdapter, clear_orphaned_location
 from dbt.adapters.sparkplus.python_submissions import (
     PythonModelError,
     SessionPythonJobHelper,
@@ -95,3 +95,22 @@ def test_escaped_literals_round_trip_through_spark(spark):
     values = ["Can't Lose", "back\\slash", "quote ' and \\' mix"]
     sql = "select " + ", ".join(f"{sql_literal(v)} as c{i}" for i, v in enumerate(values))
     assert list(spark.sql(sql).collect()[0]) == values
+
+
+def test_orphaned_table_files_are_cleared_and_registered_tables_kept(spark):
+    spark.sql("create database if not exists orphan_probe")
+    spark.range(3).write.mode("overwrite").saveAsTable("orphan_probe.kept__dbt_new")
+    location = spark.catalog.getDatabase("orphan_probe").locationUri
+    # What a build killed mid-write leaves: files at the default path, no catalog entry.
+    spark.range(5).write.mode("overwrite").parquet(location + "/gone__dbt_new")
+    with pytest.raises(Exception, match="LOCATION_ALREADY_EXISTS"):
+        spark.range(1).write.saveAsTable("orphan_probe.Gone__dbt_new")
+
+    removed = clear_orphaned_location(spark, "orphan_probe", "Gone__dbt_new")
+
+    assert removed is not None and removed.endswith("/gone__dbt_new")
+    spark.range(2).write.saveAsTable("orphan_probe.gone__dbt_new")
+    assert spark.table("orphan_probe.gone__dbt_new").count() == 2
+    assert clear_orphaned_location(spark, "orphan_probe", "kept__dbt_new") is None
+    assert spark.table("orphan_probe.kept__dbt_new").count() == 3
+    assert clear_orphaned_location(spark, "no_such_schema", "x") is None

@@ -4,11 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbt.adapters.base import PythonJobHelper
+from dbt.adapters.base import PythonJobHelper, available
+from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
 
 from dbt.adapters.sparkplus.connections import SparkplusConnectionManager
-from dbt.adapters.sparkplus.python_submissions import SESSION_METHOD, SessionPythonJobHelper
+from dbt.adapters.sparkplus.python_submissions import (
+    SESSION_METHOD,
+    SessionPythonJobHelper,
+    get_session,
+)
+
+logger = AdapterLogger("sparkplus")
+
+
+def clear_orphaned_location(spark: Any, schema: str, identifier: str) -> str | None:
+    """Delete the default location of a table the catalog does not know; return its path.
+
+    A build killed while Spark wrote ``<name>__dbt_new`` leaves files in the table's
+    default location without a catalog entry. ``drop table if exists`` cannot see them, and
+    Spark refuses to create a managed table over a non-empty location
+    (LOCATION_ALREADY_EXISTS), so the next build would fail until someone deleted the
+    folder by hand. A registered table is never touched.
+    """
+    if not spark.catalog.databaseExists(schema):
+        return None
+    if spark.catalog.tableExists(f"`{schema}`.`{identifier}`"):
+        return None
+    location = spark.catalog.getDatabase(schema).locationUri
+    context = spark.sparkContext
+    hadoop_path = context._jvm.org.apache.hadoop.fs.Path
+    # Spark's default table path: the database location and the lower-cased name.
+    path = hadoop_path(location.rstrip("/") + "/" + identifier.lower())
+    filesystem = path.getFileSystem(context._jsc.hadoopConfiguration())
+    if not filesystem.exists(path):
+        return None
+    filesystem.delete(path, True)
+    return str(path.toString())
 
 
 class SparkplusAdapter(SparkAdapter):
@@ -23,3 +56,20 @@ class SparkplusAdapter(SparkAdapter):
         helpers: dict[str, Any] = dict(super().python_submission_helpers)
         helpers[SESSION_METHOD] = SessionPythonJobHelper
         return helpers
+
+    @available
+    def clear_orphaned_location(self, relation: Any) -> bool:
+        """Remove files an interrupted build left where ``relation`` will be created.
+
+        Only the ``session`` method can reach the warehouse file system from dbt's process;
+        on other methods this is a no-op (a Thrift server that dies mid-write leaves the
+        folder for its operator, and Spark's error names it).
+        """
+        credentials = self.config.credentials
+        if credentials.method != SparkConnectionMethod.SESSION:
+            return False
+        spark = get_session(credentials.server_side_parameters)
+        removed = clear_orphaned_location(spark, relation.schema, relation.identifier)
+        if removed:
+            logger.info(f"Removed files an interrupted build left at {removed}")
+        return removed is not None

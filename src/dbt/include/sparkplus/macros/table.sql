@@ -44,8 +44,10 @@
       {{ create_table_as(False, target_relation, compiled_code, language) }}
     {%- endcall -%}
   {% else %}
-    {#- Whatever an interrupted run left half-written is not a consumer's table. -#}
+    {#- Whatever an interrupted run left half-written is not a consumer's table: the
+        registered table, or files written before the catalog entry (a kill mid-write). -#}
     {% do adapter.drop_relation(new_relation) %}
+    {% do adapter.clear_orphaned_location(new_relation) %}
     {%- call statement('main', language=language) -%}
       {{ create_table_as(False, new_relation, compiled_code, language) }}
     {%- endcall -%}
