@@ -58,7 +58,13 @@ class ProjectPaths:
 
     @property
     def target(self) -> Path:
-        return self.root / "target"
+        """dbt's target folder (manifest, catalog, docs site): per state folder, so that
+        builds on different state folders never overwrite each other's artifacts."""
+        env = os.environ.get("DBT_TARGET_PATH")
+        if env:
+            path = Path(env)
+            return path if path.is_absolute() else (self.root / path).resolve()
+        return self.state / "target"
 
     @property
     def report(self) -> Path:
@@ -77,6 +83,8 @@ class ProjectPaths:
         return {
             STATE_ENV: str(self.state),
             RAW_ENV: os.environ.get(RAW_ENV) or str(self.raw),
+            "DBT_TARGET_PATH": str(self.target),
+            "DBT_LOG_PATH": str(self.logs),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }

@@ -110,7 +110,7 @@ return {
 
 
 def _fake_docs(root: Path) -> ProjectPaths:
-    target = root / "target"
+    target = root / ".lgs" / "target"
     target.mkdir(parents=True)
     (target / "index.html").write_text("<html><body>lgs docs</body></html>")
     (target / "manifest.json").write_text('{"nodes": {}}')
