@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DO_NOT_TRACK := 1
 
-.PHONY: build test lint format pytest docs-serve report clean help bootstrap system-deps
+.PHONY: build test lint format pytest docs-serve report clean help bootstrap system-deps \
+	services-deps
 
 help:
 	@echo "make build       main job: data, dbt build, docs, report (local target)"
 	@echo "make test        the whole test suite: lint + pytest (unit, dbt, end to end)"
 	@echo "make lint        ruff, sqlfluff, yaml and secret checks"
 	@echo "make docs-serve  serve the dbt docs site on http://127.0.0.1:8080"
+	@echo "make services-deps  PostgreSQL + JDBC driver for \`lgs metastore\` (apt-get as root)"
 	@echo "make clean       remove generated state (.lgs, target, logs)"
 
 bootstrap:
@@ -20,10 +22,14 @@ bootstrap:
 system-deps:
 	@bash scripts/system-deps.sh
 
+# PostgreSQL + its JDBC driver for the shared metastore (`lgs metastore`, the cluster tests).
+services-deps:
+	@bash scripts/services-deps.sh
+
 build: bootstrap
 	@$(BIN)/lgs build $(ARGS)
 
-test: bootstrap system-deps lint pytest
+test: bootstrap system-deps services-deps lint pytest
 
 lint: bootstrap
 	@bash scripts/lint.sh

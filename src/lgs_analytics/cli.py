@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lgs_analytics.environment import MissingRequirementError
 from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.services.cli import add_commands
 
 DEFAULT_ROWS = 1_067_371
 
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check Java and the environment")
     doctor.set_defaults(func=_cmd_doctor)
+    add_commands(commands)
     return parser
 
 

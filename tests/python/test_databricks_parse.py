@@ -1,0 +1,266 @@
+"""The Databricks target and job, proven offline (no workspace, no network).
+
+`dbt parse --target databricks` runs with dummy credentials and the job's own profile
+(deploy/databricks/profiles.yml, equal to the example's `databricks` target); the manifest
+must carry the per-target configs: Delta everywhere, merge for incremental models, Python
+models on an all-purpose cluster, docs persisted as comments, clean production schemas.
+The Workflows job definition is validated and rendered.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+from lgs_testing import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy" / "databricks"
+JOB_TEMPLATE = DEPLOY / "lgs_dbt_build_job.json"
+DBT = str(Path(sys.executable).with_name("dbt"))
+LAYER_SCHEMAS = {"staging", "intermediate", "marts", "reference"}
+# Table and column descriptions become Delta comments, visible in Catalog Explorer.
+ALL_COMMENTS = {"relation": True, "columns": True}
+DUMMY_CREDENTIALS = {
+    "DATABRICKS_HOST": "adb-1234567890123456.7.azuredatabricks.net",
+    "DATABRICKS_HTTP_PATH": "sql/protocolv1/o/1234567890123456/0123-456789-offline0",
+    "DATABRICKS_TOKEN": "offline-dummy-token",
+}
+JOB_ENVIRONMENT = {
+    **DUMMY_CREDENTIALS,
+    "LGS_GIT_URL": "https://github.com/example/lgs-analytics",
+    "DATABRICKS_NODE_TYPE": "Standard_DS3_v2",
+    "LGS_RAW_PATH": "abfss://raw@lgsdata.dfs.core.windows.net/online_retail_ii",
+    "LGS_ALERT_EMAIL": "data-team@example.com",
+}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """target/manifest.json of `dbt parse --target databricks`, written to a temp folder."""
+    work = tmp_path_factory.mktemp("databricks-parse")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DATABRICKS_")}
+    env.update(DUMMY_CREDENTIALS)
+    # A dead proxy: any attempt to reach the network would fail the parse.
+    env.update(
+        DO_NOT_TRACK="1",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        NO_PROXY="",
+    )
+    result = subprocess.run(
+        [
+            DBT,
+            "parse",
+            "--target",
+            "databricks",
+            "--project-dir",
+            str(PROJECT_ROOT),
+            "--profiles-dir",
+            str(DEPLOY),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+            "--no-partial-parse",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return json.loads((work / "target" / "manifest.json").read_text())
+
+
+def _nodes(manifest: dict, *resource_types: str) -> list[dict]:
+    return [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in resource_types and node["package_name"] == "lgs_analytics"
+    ]
+
+
+def test_parse_used_the_databricks_adapter(manifest: dict) -> None:
+    assert manifest["metadata"]["adapter_type"] == "databricks"
+
+
+def test_every_model_and_seed_is_delta(manifest: dict) -> None:
+    nodes = _nodes(manifest, "model", "seed")
+    assert len(nodes) >= 15
+    formats = {node["name"]: node["config"].get("file_format") for node in nodes}
+    assert set(formats.values()) == {"delta"}, formats
+
+
+def test_python_models_use_an_all_purpose_cluster(manifest: dict) -> None:
+    python_models = [node for node in _nodes(manifest, "model") if node["language"] == "python"]
+    assert {node["name"] for node in python_models} >= {
+        "customer_rfm_scores",
+        "rfm_segment_summary",
+        "invoice_amounts",
+        "invoice_amount_distribution",
+        "invoice_amount_histogram",
+    }
+    for node in python_models:
+        assert node["config"]["submission_method"] == "all_purpose_cluster", node["name"]
+
+
+def test_every_model_persists_its_docs_as_comments(manifest: dict) -> None:
+    persisted = {node["name"]: node["config"]["persist_docs"] for node in _nodes(manifest, "model")}
+    wrong = {name: value for name, value in persisted.items() if value != ALL_COMMENTS}
+    assert not wrong, wrong
+
+
+def test_incremental_models_merge_on_a_unique_key(manifest: dict) -> None:
+    incremental = [
+        node
+        for node in _nodes(manifest, "model")
+        if node["config"]["materialized"] == "incremental"
+    ]
+    if not incremental:
+        pytest.skip("no incremental model in the project")
+    for node in incremental:
+        assert node["config"]["incremental_strategy"] == "merge", node["name"]
+        assert node["config"]["unique_key"], node["name"]
+
+
+def test_schemas_are_the_clean_production_layers(manifest: dict) -> None:
+    nodes = _nodes(manifest, "model", "seed")
+    schemas = {node["name"]: node["schema"] for node in nodes}
+    assert set(schemas.values()) == LAYER_SCHEMAS, schemas
+    assert {node["database"] for node in nodes} == {"hive_metastore"}
+    by_layer = {node["name"]: node["schema"] for node in nodes}
+    assert by_layer["stg_online_retail__transactions"] == "staging"
+    assert by_layer["monthly_sales"] == "marts"
+    assert by_layer["customer_rfm_scores"] == "marts"
+    assert by_layer["rfm_segment_map"] == "reference"
+
+
+def test_job_profile_is_the_example_databricks_target() -> None:
+    example = yaml.safe_load((PROJECT_ROOT / "profiles.yml.example").read_text())
+    job = yaml.safe_load((DEPLOY / "profiles.yml").read_text())
+    assert job["lgs"]["target"] == "databricks"
+    assert job["lgs"]["outputs"] == {"databricks": example["lgs"]["outputs"]["databricks"]}
+
+
+def test_job_profile_is_not_ignored_by_git() -> None:
+    result = subprocess.run(
+        ["git", "check-ignore", "--quiet", "deploy/databricks/profiles.yml"],
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
+    if result.returncode == 128:
+        pytest.skip("not a git checkout")
+    assert result.returncode == 1, "deploy/databricks/profiles.yml would not be committed"
+
+
+# -- the Workflows job ---------------------------------------------------------------------
+
+
+def _renderer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("render_job", DEPLOY / "render_job.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pins() -> dict[str, str]:
+    dependencies = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    pins = (re.fullmatch(r"([a-z-]+)(?:\[[a-z]+\])?==(.+)", dep) for dep in dependencies)
+    return {match.group(1): match.group(2) for match in pins if match}
+
+
+def test_job_definition_runs_dbt_build_on_the_databricks_target() -> None:
+    job = json.loads(JOB_TEMPLATE.read_text())
+    assert {"name", "git_source", "schedule", "job_clusters", "tasks"} <= set(job)
+    assert set(job["git_source"]) == {"git_url", "git_provider", "git_branch"}
+    assert {"quartz_cron_expression", "timezone_id"} <= set(job["schedule"])
+    assert job["max_concurrent_runs"] == 1
+    [task] = job["tasks"]
+    dbt_task = task["dbt_task"]
+    assert dbt_task["source"] == "GIT"
+    assert "project_directory" in dbt_task
+    assert all(command.startswith("dbt ") for command in dbt_task["commands"])
+    assert dbt_task["commands"][-1] == "dbt build --target databricks"
+    # Our own profile: Databricks allows profiles_directory only without a warehouse_id.
+    assert "warehouse_id" not in dbt_task
+    assert (PROJECT_ROOT / dbt_task["profiles_directory"] / "profiles.yml").is_file()
+    clusters = {cluster["job_cluster_key"]: cluster for cluster in job["job_clusters"]}
+    env = clusters[task["job_cluster_key"]]["new_cluster"]["spark_env_vars"]
+    assert {"DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN", "LGS_RAW_PATH"} <= set(
+        env
+    )
+    assert env["DATABRICKS_TOKEN"].startswith("{{secrets/")
+
+
+def test_job_pins_the_project_dbt_versions() -> None:
+    job = json.loads(JOB_TEMPLATE.read_text())
+    packages = [library["pypi"]["package"] for library in job["tasks"][0]["libraries"]]
+    pins = _pins()
+    assert packages == [
+        f"dbt-core=={pins['dbt-core']}",
+        f"dbt-databricks=={pins['dbt-databricks']}",
+    ]
+
+
+def test_job_renders_from_environment_variables() -> None:
+    renderer = _renderer()
+    environment = {**JOB_ENVIRONMENT, "LGS_GIT_BRANCH": 'release "2"'}
+    job = renderer.render(JOB_TEMPLATE.read_text(), environment)
+    assert "${" not in json.dumps(job)
+    assert job["git_source"]["git_url"] == JOB_ENVIRONMENT["LGS_GIT_URL"]
+    assert job["git_source"]["git_branch"] == 'release "2"'
+    assert job["schedule"]["timezone_id"] == "Europe/London"
+    env = job["job_clusters"][0]["new_cluster"]["spark_env_vars"]
+    assert env["DATABRICKS_TOKEN"] == "{{secrets/lgs/databricks-token}}"
+    assert env["LGS_RAW_PATH"] == JOB_ENVIRONMENT["LGS_RAW_PATH"]
+
+
+def test_job_rendering_names_every_missing_variable() -> None:
+    renderer = _renderer()
+    with pytest.raises(renderer.MissingVariablesError) as error:
+        renderer.render(JOB_TEMPLATE.read_text(), {"LGS_GIT_URL": "https://example.com/x"})
+    message = str(error.value)
+    for name in ("DATABRICKS_HOST", "DATABRICKS_NODE_TYPE", "LGS_RAW_PATH", "LGS_ALERT_EMAIL"):
+        assert name in message
+    assert "LGS_GIT_URL" not in message and "LGS_GIT_BRANCH" not in message
+
+
+def test_render_script_exits_2_in_one_sentence_without_variables() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LGS_", "DATABRICKS_"))}
+    result = subprocess.run(
+        [sys.executable, str(DEPLOY / "render_job.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Set LGS_GIT_URL, ")
+    assert result.stderr.count("\n") == 1
+    rendered = subprocess.run(
+        [sys.executable, str(DEPLOY / "render_job.py")],
+        env={**env, **JOB_ENVIRONMENT},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(rendered.stdout)["tasks"][0]["dbt_task"]["commands"][-1] == (
+        "dbt build --target databricks"
+    )
