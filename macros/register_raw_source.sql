@@ -1,8 +1,12 @@
 {#-
-    Registers the raw landing zone as an external table in the Hive metastore before any
-    model runs (on-run-start). Idempotent: an existing table over the same path and layout
-    is kept and refreshed, so newly landed files are picked up; a table over another path
-    or an older layout is dropped (external: files are never deleted) and re-created.
+    Registers the raw landing zone in the Hive metastore before any model runs
+    (on-run-start). Idempotent: an existing registration over the same path and layout is
+    kept and refreshed, so newly landed files are picked up; one over another path or an
+    older layout is dropped (external: files are never deleted) and re-created.
+
+    Two objects: the external CSV table `raw.online_retail_ii_landed` over the landing path,
+    and the view `raw.online_retail_ii` (the dbt source) that adds each row's file and the
+    file's modification time, which incremental staging and the conservation test key on.
 
     Every column is read as a string and a row that does not have eight fields lands in
     `_corrupt_record`: typing happens in staging, where unreadable rows are quarantined
@@ -19,29 +23,57 @@
         {{ return("") }}
     {%- endif -%}
     {%- set schema = var("raw_schema") -%}
-    {%- set table = schema ~ ".online_retail_ii" -%}
+    {%- set landed = schema ~ ".online_retail_ii_landed" -%}
+    {%- set view = schema ~ ".online_retail_ii" -%}
     {%- set raw_path = var("raw_path") -%}
-    {%- set layout_version = "2" -%}
+    {%- set layout_version = "3" -%}
 
     {% do run_query("create schema if not exists " ~ schema) %}
 
-    {%- set existing = run_query("show tables in " ~ schema ~ " like 'online_retail_ii'") -%}
+    {%- set existing = run_query(
+        "show tables in " ~ schema ~ " like 'online_retail_ii_landed'"
+    ) -%}
     {%- if existing | length > 0 -%}
         {%- set props = {} -%}
-        {%- for row in run_query("show tblproperties " ~ table) -%}
+        {%- for row in run_query("show tblproperties " ~ landed) -%}
             {%- do props.update({row[0]: row[1]}) -%}
         {%- endfor -%}
         {%- if props.get("lgs.raw_path") != raw_path
             or props.get("lgs.layout_version") != layout_version -%}
-            {{ log("Raw source " ~ table ~ " points elsewhere; re-registering over "
+            {{ log("Raw source " ~ landed ~ " points elsewhere; re-registering over "
                    ~ raw_path, info=true) }}
-            {% do run_query("drop table " ~ table) %}
+            {% do run_query("drop table " ~ landed) %}
         {%- endif -%}
     {%- endif -%}
 
-    {% do run_query(lgs_analytics.raw_source_ddl(table, raw_path, layout_version)) %}
-    {% do run_query("refresh table " ~ table) %}
+    {#- Layout 2 registered the CSV table itself as `online_retail_ii`. -#}
+    {%- set old_table = run_query("show tables in " ~ schema ~ " like 'online_retail_ii'") -%}
+    {%- set views = run_query("show views in " ~ schema ~ " like 'online_retail_ii'") -%}
+    {%- if old_table | length > 0 and views | length == 0 -%}
+        {% do run_query("drop table " ~ view) %}
+    {%- endif -%}
+
+    {% do run_query(lgs_analytics.raw_source_ddl(landed, raw_path, layout_version)) %}
+    {% do run_query("refresh table " ~ landed) %}
+    {% do run_query(lgs_analytics.raw_source_view_ddl(view, landed)) %}
     {{ return("") }}
+{% endmacro %}
+
+{% macro raw_source_view_ddl(view, landed) %}
+    create or replace view {{ view }} as
+    select
+        `Invoice`,
+        `StockCode`,
+        `Description`,
+        `Quantity`,
+        `InvoiceDate`,
+        `Price`,
+        `Customer ID`,
+        `Country`,
+        `_corrupt_record`,
+        _metadata.file_path as source_file,
+        _metadata.file_modification_time as source_file_modified_at
+    from {{ landed }}
 {% endmacro %}
 
 {% macro raw_source_ddl(table, raw_path, layout_version) %}

@@ -128,6 +128,7 @@ def main_job(
     rows: int = 1_067_371,
     seed: int = 42,
     force: bool = False,
+    full_refresh: bool = False,
     docs: bool = True,
     report: bool = True,
 ) -> int:
@@ -139,10 +140,11 @@ def main_job(
     if ensure_profile(paths):
         print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
     ensure_raw_data(paths, rows, seed)
-    if not force and is_up_to_date(paths, target):
+    if not (force or full_refresh) and is_up_to_date(paths, target):
         return 0
     started = time.monotonic()
-    if not run_dbt(paths, ["build", "--target", target]):
+    build_args = ["build", "--target", target, *(["--full-refresh"] if full_refresh else [])]
+    if not run_dbt(paths, build_args):
         return 1
     if docs and not run_dbt(paths, ["docs", "generate", "--target", target]):
         return 1

@@ -22,6 +22,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         rows=args.rows,
         seed=args.seed,
         force=args.force,
+        full_refresh=args.full_refresh,
         docs=not args.skip_docs,
         report=not args.skip_report,
     )
@@ -101,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows to generate if none")
     build.add_argument("--seed", type=int, default=42)
     build.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    build.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild the incremental models from all landed data (implies --force)",
+    )
     build.add_argument("--skip-docs", action="store_true")
     build.add_argument("--skip-report", action="store_true")
     build.set_defaults(func=_cmd_build)

@@ -1,16 +1,38 @@
-{#- Monthly active users (SPEC §3): distinct customers with a sales line. -#}
+{{
+    config(
+        materialized="incremental",
+        partition_by=["year_month"],
+        unique_key="year_month",
+        post_hook="{{ lgs_analytics.record_watermark('run') }}",
+    )
+}}
+
+{#-
+    Monthly active users (SPEC §3): distinct customers with a sales line. Incremental: a
+    run rebuilds the months from the first one whose sales lines changed.
+-#}
+
+{%- set rebuild_from = lgs_analytics.first_month_to_rebuild(
+    ref("int_sales_lines_filtered")
+) %}
 
 with
 
 calendar_months as (
 
     select * from {{ ref("int_months_spined") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 
 customer_months as (
 
     select * from {{ ref("int_customer_months_aggregated") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 

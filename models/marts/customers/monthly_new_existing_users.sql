@@ -1,20 +1,42 @@
+{{
+    config(
+        materialized="incremental",
+        partition_by=["year_month"],
+        unique_key="year_month",
+        post_hook="{{ lgs_analytics.record_watermark('run') }}",
+    )
+}}
+
 {#-
     New versus existing active users per month (SPEC §3): a customer is new in the month of
     their first sales line and existing in every later month with a sales line, so
     new + existing = active users. The first month of data is left-censored.
+    Incremental: a run rebuilds the months from the first one whose sales lines changed, so
+    that a customer whose first purchase moves earlier (a late row) is new in the right
+    month and existing in every later one.
 -#}
+
+{%- set rebuild_from = lgs_analytics.first_month_to_rebuild(
+    ref("int_sales_lines_filtered")
+) %}
 
 with
 
 calendar_months as (
 
     select * from {{ ref("int_months_spined") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 
 customer_months as (
 
     select * from {{ ref("int_customer_months_aggregated") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 

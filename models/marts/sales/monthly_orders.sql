@@ -1,19 +1,40 @@
+{{
+    config(
+        materialized="incremental",
+        partition_by=["year_month"],
+        unique_key="year_month",
+        post_hook="{{ lgs_analytics.record_watermark('run') }}",
+    )
+}}
+
 {#-
     Orders per month (SPEC §3): placed orders are distinct invoices that are neither
     cancellations nor adjustments; cancelled orders are distinct cancellation invoices.
+    Incremental: a run rebuilds the months from the first one whose transactions changed
+    (a late cancellation rebuilds its own month).
 -#}
+
+{%- set rebuild_from = lgs_analytics.first_month_to_rebuild(
+    ref("stg_online_retail__transactions")
+) %}
 
 with
 
 calendar_months as (
 
     select * from {{ ref("int_months_spined") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 
 transactions as (
 
     select * from {{ ref("stg_online_retail__transactions") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 ),
 

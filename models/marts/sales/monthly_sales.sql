@@ -1,16 +1,39 @@
-{#- Monthly sales and month-over-month growth (SPEC §3), one row per calendar month. -#}
+{{
+    config(
+        materialized="incremental",
+        partition_by=["year_month"],
+        unique_key="year_month",
+        post_hook="{{ lgs_analytics.record_watermark('run') }}",
+    )
+}}
+
+{#-
+    Monthly sales and month-over-month growth (SPEC §3), one row per calendar month.
+    Incremental: a run rebuilds the months from the first one whose sales lines changed
+    (reading one month more, for the growth of the first rebuilt month).
+-#}
+
+{%- set rebuild_from = lgs_analytics.first_month_to_rebuild(
+    ref("int_sales_lines_filtered")
+) %}
 
 with
 
 calendar_months as (
 
     select * from {{ ref("int_months_spined") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ lgs_analytics.previous_year_month(rebuild_from) }}
+    {%- endif %}
 
 ),
 
 sales_lines as (
 
     select * from {{ ref("int_sales_lines_filtered") }}
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ lgs_analytics.previous_year_month(rebuild_from) }}
+    {%- endif %}
 
 ),
 
@@ -65,6 +88,9 @@ final as (
         is_partial_month,
         month_start
     from with_growth
+    {%- if rebuild_from is not none %}
+        where year_month >= {{ rebuild_from }}
+    {%- endif %}
 
 )
 

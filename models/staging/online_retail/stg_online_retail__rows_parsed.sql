@@ -1,22 +1,53 @@
+{{
+    config(
+        materialized="incremental",
+        partition_by=["partition_month"],
+        unique_key="parsed_row_id",
+        post_hook="{{ lgs_analytics.record_watermark('source_file_modified_at') }}",
+    )
+}}
+
 {#-
     Every raw line once, with each field parsed and the first reason (if any) why the row
     cannot be staged. The only model that parses the landed text: a table, so the raw files
     are scanned once per build. Both the staged transactions and the quarantine read it, so
     a row is either staged, removed as an exact duplicate, or quarantined: never lost.
+
+    Incremental, partitioned by the invoice month (0 for rows without a readable date): a
+    run reads only the files modified after the watermark of the last successful run (new
+    files, or files landed again with new content; the filter on file metadata skips the
+    others before they are read) and rewrites the months their rows fall in, together with
+    the months the earlier version of a re-landed file had rows in. Every row of a
+    rewritten month gets this run's `loaded_at`, which tells the models downstream which
+    months to rebuild.
 -#}
+
+{%- if is_incremental() %}
+    {%- set files_loaded_through = lgs_analytics.read_watermark() %}
+    {%- set kept_columns = adapter.get_columns_in_relation(this)
+        | map(attribute="name")
+        | reject("equalto", "loaded_at")
+        | list %}
+{%- else %}
+    {%- set files_loaded_through = none %}
+{%- endif %}
 
 with
 
 source as (
 
     select * from {{ source("online_retail", "online_retail_ii") }}
+    {%- if files_loaded_through is not none %}
+        where source_file_modified_at > timestamp '{{ files_loaded_through }}'
+    {%- endif %}
 
 ),
 
 trimmed as (
 
     select
-        input_file_name() as source_file,
+        source_file,
+        source_file_modified_at,
         invoice as raw_invoice,
         stockcode as raw_stock_code,
         description as raw_description,
@@ -105,6 +136,10 @@ classified as (
                 or invoiced_at >= timestamp '2100-01-01 00:00:00'
                 then 'invoice_date_out_of_range'
             when unit_price is null then 'unparseable_price'
+            -- Each parses, but their product does not fit line_amount's decimal(18, 3).
+            when
+                abs(cast(quantity as decimal(10, 0)) * unit_price) >= 1e15
+                then 'line_amount_out_of_range'
             when
                 customer_id_text is not null
                 and not customer_id_text rlike '^[0-9]+([.]0+)?$'
@@ -112,6 +147,81 @@ classified as (
         end as quarantine_reason
     from parsed
 
+),
+
+keyed as (
+
+    select
+        sha2(
+            concat_ws(
+                ':',
+                source_file,
+                raw_row_hash,
+                coalesce(raw_record, ''),
+                cast(
+                    row_number() over (
+                        partition by source_file, raw_row_hash, raw_record
+                        order by raw_row_hash
+                    ) as string
+                )
+            ),
+            256
+        ) as parsed_row_id,
+        *,
+        coalesce(cast(date_format(invoiced_at, 'yyyyMM') as int), 0) as partition_month
+    from classified
+
+),
+
+{%- if is_incremental() %}
+
+    reloaded_files as (
+
+        select distinct source_file from keyed
+
+    ),
+
+    rewritten_months as (
+
+        select partition_month from keyed
+        union
+        select partition_month from {{ this }}
+        where source_file in (select reloaded_files.source_file from reloaded_files)
+
+    ),
+
+    combined as (
+
+        select {{ kept_columns | join(", ") }} from keyed
+        union all
+        select {{ kept_columns | join(", ") }} from {{ this }}
+        where
+            partition_month in (
+                select rewritten_months.partition_month from rewritten_months
+            )
+            and source_file not in (
+                select reloaded_files.source_file from reloaded_files
+            )
+
+    ),
+
+{%- else %}
+
+    combined as (
+
+        select * from keyed
+
+    ),
+
+{%- endif %}
+
+stamped as (
+
+    select
+        *,
+        {{ lgs_analytics.loaded_at_expression() }} as loaded_at
+    from combined
+
 )
 
-select * from classified
+select * from stamped

@@ -1,14 +1,34 @@
+{{
+    config(
+        materialized="incremental",
+        partition_by=["year_month"],
+        unique_key="transaction_id",
+        post_hook="{{ lgs_analytics.record_watermark('run') }}",
+    )
+}}
+
 {#-
     One row per readable raw row, exact duplicates (all eight raw fields equal) removed once
     unless var('deduplicate_exact_rows') is false. Typed, renamed and flagged per SPEC §2.
     The service-code lookup reads a seed: business lists live in seeds, not in `case`.
+
+    Incremental, partitioned by `year_month`: a run rebuilds whole months, those in which
+    `stg_online_retail__rows_parsed` (re)wrote rows since the last successful run.
+    Exact duplicates have the same invoice date, so removing them month by month is exact.
 -#}
+
+{%- set months = lgs_analytics.months_changed_upstream(
+    ref("stg_online_retail__rows_parsed"), "partition_month"
+) %}
 
 with
 
 rows_parsed as (
 
     select * from {{ ref("stg_online_retail__rows_parsed") }}
+    {%- if months is not none %}
+        where partition_month in ({{ lgs_analytics.month_list(months) }})
+    {%- endif %}
 
 ),
 
@@ -108,7 +128,8 @@ renamed as (
         to_date(invoiced_at) as invoice_date,
         cast(trunc(invoiced_at, 'MM') as date) as month_start,
         cast(date_format(invoiced_at, 'yyyyMM') as int) as year_month,
-        invoiced_at
+        invoiced_at,
+        {{ lgs_analytics.loaded_at_expression() }} as loaded_at
     from flagged
 
 )
