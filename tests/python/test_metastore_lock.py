@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -11,8 +12,11 @@ import pytest
 
 from dbt.adapters.sparkplus.metastore_lock import (
     MetastoreInUseError,
+    MetastoreUnreachableError,
     check_derby_free,
+    check_metastore_reachable,
     derby_database_dir,
+    metastore_address,
 )
 
 HOLD_LOCK = """
@@ -46,6 +50,38 @@ def test_database_dir_relative_home_and_absolute_name(tmp_path):
 )
 def test_networked_metastores_are_not_checked(url):
     assert derby_database_dir({"spark.hadoop.javax.jdo.option.ConnectionURL": url}) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("jdbc:postgresql://127.0.0.1:55432/lgs_metastore", ("127.0.0.1", 55432)),
+        ("jdbc:postgresql://db.internal/metastore?ssl=true", ("db.internal", 5432)),
+        ("jdbc:derby://127.0.0.1:1527/metastore;create=true", ("127.0.0.1", 1527)),
+        ("jdbc:derby:;databaseName=metastore_db;create=true", None),
+    ],
+)
+def test_metastore_address_of_networked_databases(url, address):
+    assert metastore_address({"spark.hadoop.javax.jdo.option.ConnectionURL": url}) == address
+
+
+def test_unreachable_metastore_is_one_sentence_naming_the_fix():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Nothing listens on the port now: connecting is refused at once.
+    with pytest.raises(MetastoreUnreachableError) as error:
+        check_metastore_reachable(("127.0.0.1", port))
+    message = str(error.value)
+    assert f"127.0.0.1:{port}" in message and "lgs metastore start" in message
+    assert "\n" not in message
+
+
+def test_reachable_metastore_passes():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        check_metastore_reachable(server.getsockname())
 
 
 def test_free_database_passes(tmp_path):

@@ -73,7 +73,7 @@ def test_non_session_targets_get_one_clear_sentence():
     )
     with pytest.raises(DbtRuntimeError) as error:
         SessionPythonJobHelper({"alias": "customer_rfm_scores"}, credentials)
-    assert "--target local" in str(error.value)
+    assert "--target shared" in str(error.value)
     assert "'thrift'" in str(error.value)
 
 

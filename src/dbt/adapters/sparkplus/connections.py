@@ -15,8 +15,11 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparkplus.metastore_lock import (
     MetastoreInUseError,
+    MetastoreUnreachableError,
     check_derby_free,
+    check_metastore_reachable,
     derby_database_dir,
+    metastore_address,
 )
 
 
@@ -69,11 +72,18 @@ class SparkplusConnectionManager(SparkConnectionManager):
 
 
 def _check_metastore_available(parameters: dict[str, str]) -> None:
-    """Before this process starts Spark, make sure no other process holds embedded Derby."""
+    """Before this process starts Spark: embedded Derby is free, a networked one is up."""
     from pyspark import SparkContext
 
     if SparkContext._active_spark_context is not None:
         return  # our own JVM is up: it holds the lock (see check_derby_free)
+    address = metastore_address(parameters)
+    if address is not None:
+        try:
+            check_metastore_reachable(address)
+        except MetastoreUnreachableError as exc:
+            raise DbtRuntimeError(str(exc)) from None
+        return
     database = derby_database_dir(parameters)
     if database is None:
         return

@@ -11,9 +11,14 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import socket
 from pathlib import Path
 
 DERBY_URL = re.compile(r"^jdbc:derby:(?:;)?(?:databaseName=)?(?P<name>[^;]+)")
+NETWORK_URL = re.compile(
+    r"^jdbc:(?P<kind>postgresql|mysql|mariadb|derby)://(?P<host>[^:/;]+)(?::(?P<port>\d+))?"
+)
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "derby": 1527}
 DERBY_HOME = re.compile(r"-Dderby\.system\.home=(?P<home>\S+)")
 
 
@@ -65,3 +70,34 @@ def check_derby_free(database: Path) -> None:
         fcntl.lockf(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+class MetastoreUnreachableError(RuntimeError):
+    """The networked metastore database does not accept connections."""
+
+
+def metastore_address(parameters: dict[str, str]) -> tuple[str, int] | None:
+    """Host and port of a networked metastore database, or None (embedded Derby, unset)."""
+    match = NETWORK_URL.match(parameters.get("spark.hadoop.javax.jdo.option.ConnectionURL", ""))
+    if not match:
+        return None
+    port = int(match.group("port") or DEFAULT_PORTS[match.group("kind")])
+    return match.group("host"), port
+
+
+def check_metastore_reachable(address: tuple[str, int], timeout: float = 3.0) -> None:
+    """Raise MetastoreUnreachableError unless the metastore database accepts a connection.
+
+    Without this check Hive retries for about a minute and then fails with `Unable to
+    instantiate SessionHiveMetaStoreClient`, the cause deep in a Java stack trace.
+    """
+    host, port = address
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return
+    except OSError as exc:
+        raise MetastoreUnreachableError(
+            f"The Hive metastore database at {host}:{port} does not accept connections "
+            f"({exc.strerror or exc}): start it with `lgs metastore start` (or point "
+            "LGS_METASTORE_PORT at the running one), or use the local target."
+        ) from None

@@ -28,8 +28,8 @@ def python_targets_hint(model_name: str, method: str) -> str:
     """One sentence telling the user where Python models can run."""
     return (
         f"Python model '{model_name}' cannot run through the '{method}' connection method: "
-        "run it with a session target (--target local or --target cluster) on the same "
-        "metastore, or on Databricks (--target databricks)."
+        "run it with a session target on the same catalog (--target shared or --target "
+        "cluster), or on Databricks (--target databricks)."
     )
 
 
