@@ -54,11 +54,15 @@ PARTIAL_ALPHA = 0.45
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A mart table the report reads: the columns it shows, in display order."""
+    """A mart table the report reads: the columns it shows, in display order.
+
+    `limit` keeps only the first rows in `order_by` order (the top of a ranking).
+    """
 
     table: str
     columns: tuple[str, ...]
     order_by: tuple[str, ...]
+    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class ChartSpec:
     description: str
     tables: tuple[TableSpec, ...]
     draw: Callable[[Figure, Mapping[str, pd.DataFrame]], None]
+    height: float = 4.8
 
 
 MONTHLY_SALES = TableSpec(
@@ -150,6 +155,107 @@ INVOICE_AMOUNT_DISTRIBUTION = TableSpec(
         "percentile",
     ),
     ("population",),
+)
+
+CLV_TIER_SUMMARY = TableSpec(
+    "clv_tier_summary",
+    (
+        "tier_order",
+        "clv_tier",
+        "customers",
+        "customer_share_pct",
+        "total_clv",
+        "clv_share_pct",
+        "avg_clv",
+        "min_clv",
+        "max_clv",
+        "avg_predicted_purchases",
+        "avg_probability_alive",
+    ),
+    ("tier_order",),
+)
+CLV_MODEL_EVALUATION = TableSpec(
+    "clv_model_evaluation",
+    (
+        "bucket_order",
+        "frequency_bucket",
+        "customers",
+        "predicted_purchases",
+        "actual_purchases",
+        "avg_predicted_purchases",
+        "avg_actual_purchases",
+        "mae_purchases",
+        "error_pct",
+        "holdout_days",
+        "calibration_end_date",
+        "observation_end_date",
+    ),
+    ("bucket_order",),
+)
+KMEANS_MODEL_SELECTION = TableSpec(
+    "kmeans_model_selection",
+    (
+        "k",
+        "silhouette",
+        "within_cluster_sse",
+        "smallest_cluster_customers",
+        "iterations",
+        "is_chosen",
+    ),
+    ("k",),
+)
+KMEANS_CLUSTER_PROFILES = TableSpec(
+    "kmeans_cluster_profiles",
+    (
+        "cluster_id",
+        "segment_rank",
+        "segment",
+        "customers",
+        "share_of_cluster_pct",
+        "cluster_customers",
+        "cluster_share_pct",
+        "avg_recency_days",
+        "avg_frequency",
+        "avg_monetary",
+        "dominant_segment",
+    ),
+    ("cluster_id", "segment_rank"),
+)
+SKU_TREND_RANKINGS = TableSpec(
+    "sku_trend_rankings",
+    (
+        "trend_direction",
+        "trend_rank",
+        "stock_code",
+        "description",
+        "previous_revenue",
+        "recent_revenue",
+        "revenue_change",
+        "revenue_growth_pct",
+        "window_months",
+        "previous_window_start_date",
+        "recent_window_end_date",
+    ),
+    ("trend_direction", "trend_rank"),
+)
+# The top of the ranking only: the table keeps up to `fpgrowth_max_rules` rules.
+TOP_RULES = 15
+ASSOCIATION_RULES = TableSpec(
+    "association_rules",
+    (
+        "rule_rank",
+        "antecedent",
+        "consequent",
+        "antecedent_description",
+        "consequent_description",
+        "support",
+        "confidence",
+        "lift",
+        "rule_baskets",
+        "total_baskets",
+    ),
+    ("rule_rank",),
+    limit=TOP_RULES,
 )
 
 
@@ -432,6 +538,322 @@ def draw_invoice_amounts(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> Non
     ax.set_title(f"Invoice amounts at or below {name} (invoices above it are outliers)")
 
 
+# Beyond the original analysis (SPEC §6): CLV, K-Means, SKU trends, association rules.
+
+TIER_COLORS = {
+    "Platinum": "#5e548e",
+    "Gold": "#e9c46a",
+    "Silver": "#a8b2bd",
+    "Bronze": "#b5651d",
+    "not_scored": "#d9d9d9",
+}
+PREDICTED_COLOR = "#1f6f8b"
+ACTUAL_COLOR = "#e07a1f"
+GROWER_COLOR = "#2a9d8f"
+DECLINER_COLOR = "#d1495b"
+# Lowest CLV drawn on the log axis of the tier chart (GBP).
+CLV_AXIS_FLOOR = 1.0
+
+
+def shorten(text: Any, width: int) -> str:
+    """`text` cut to `width` characters with an ellipsis; '' for null."""
+    plain = json_value(text)
+    if plain is None:
+        return ""
+    value = str(plain).strip()
+    return value if len(value) <= width else value[: width - 1].rstrip() + "…"
+
+
+def evaluation_row(evaluation: pd.DataFrame, bucket: str) -> dict[str, Any]:
+    """The CLV evaluation mart's row for one frequency bucket (`all`, `0`, ...)."""
+    rows = evaluation[evaluation["frequency_bucket"] == bucket]
+    if len(rows) != 1:
+        raise ValueError(
+            f"clv_model_evaluation has {len(rows)} rows for frequency_bucket '{bucket}', "
+            "expected 1."
+        )
+    return rows.iloc[0].to_dict()
+
+
+def draw_clv_tiers(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Share of customers vs share of CLV per tier, and each tier's CLV range."""
+    frame = frames["clv_tier_summary"]
+    tiers = [str(tier) for tier in frame["clv_tier"]]
+    colors = [TIER_COLORS.get(tier, "#888888") for tier in tiers]
+    positions = np.arange(len(frame))
+
+    shares = fig.add_subplot(1, 2, 1)
+    width = 0.4
+    customer_share = _floats(frame["customer_share_pct"])
+    clv_share = _floats(frame["clv_share_pct"])
+    customer_bars = shares.bar(
+        positions - width / 2, customer_share, width, color=colors, alpha=0.45, hatch="//"
+    )
+    clv_bars = shares.bar(positions + width / 2, clv_share, width, color=colors)
+    for bars, values in ((customer_bars, customer_share), (clv_bars, clv_share)):
+        for bar, value in zip(bars, values, strict=True):
+            if not math.isnan(value):
+                shares.annotate(
+                    f"{value:.0f}%",
+                    (bar.get_x() + bar.get_width() / 2, value),
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
+    shares.set_xticks(positions)
+    shares.set_xticklabels(tiers)
+    shares.set_ylabel("% of all customers / of all CLV")
+    shares.legend(
+        handles=[
+            Patch(facecolor="#888888", alpha=0.45, hatch="//", label="customers"),
+            Patch(facecolor="#888888", label="12-month CLV"),
+        ],
+        fontsize=8,
+        loc="upper right",
+    )
+    shares.set_title("Share of customers and of predicted value per tier")
+
+    ranges = fig.add_subplot(1, 2, 2)
+    # CLV is heavily right-skewed: a log axis. Customers the model gives up on have a CLV
+    # of a fraction of a penny, which would stretch that axis over dozens of decades:
+    # values below CLV_AXIS_FLOOR are drawn at it (a tier's table row keeps the true value).
+    low, mean, high = (
+        np.where(np.isnan(values), np.nan, np.maximum(values, CLV_AXIS_FLOOR))
+        for values in (
+            _floats(frame["min_clv"]),
+            _floats(frame["avg_clv"]),
+            _floats(frame["max_clv"]),
+        )
+    )
+    for position, color, lo, mid, hi in zip(positions, colors, low, mean, high, strict=True):
+        if not math.isnan(lo) and not math.isnan(hi):
+            ranges.vlines(position, lo, hi, color=color, linewidth=6, alpha=0.6)
+        if not math.isnan(mid):
+            ranges.plot(position, mid, marker="D", color="#1d2730")
+            ranges.annotate(f" £{mid:,.0f}", (position, mid), va="center", fontsize=8, ha="left")
+    ranges.set_yscale("log")
+    ranges.set_ylim(bottom=CLV_AXIS_FLOOR / 1.5)
+    ranges.set_xticks(positions)
+    ranges.set_xticklabels(tiers)
+    ranges.set_xlim(-0.6, len(frame) - 0.2)
+    ranges.set_ylabel("12-month CLV per customer (GBP, log scale)")
+    ranges.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
+    ranges.set_title(f"CLV range (bar, from £{CLV_AXIS_FLOOR:,.0f} up) and mean (◆) per tier")
+
+
+def draw_clv_holdout(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Predicted vs actual holdout purchase days per customer, by calibration frequency."""
+    frame = frames["clv_model_evaluation"]
+    overall = evaluation_row(frame, "all")
+    buckets = frame[frame["frequency_bucket"] != "all"]
+    positions = np.arange(len(buckets))
+    width = 0.4
+    ax = fig.add_subplot()
+    predicted = ax.bar(
+        positions - width / 2,
+        _floats(buckets["avg_predicted_purchases"]),
+        width,
+        color=PREDICTED_COLOR,
+        label="predicted (BG/NBD fitted on the calibration period)",
+    )
+    actual = ax.bar(
+        positions + width / 2,
+        _floats(buckets["avg_actual_purchases"]),
+        width,
+        color=ACTUAL_COLOR,
+        label="actual",
+    )
+    ax.set_xticks(positions)
+    ax.set_xticklabels(
+        [
+            f"{bucket}\n({display_value(customers)} customers)"
+            for bucket, customers in zip(
+                buckets["frequency_bucket"], buckets["customers"], strict=True
+            )
+        ],
+        fontsize=8,
+    )
+    ax.set_xlabel("Repeat purchase days in the calibration period")
+    ax.set_ylabel("Purchase days in the holdout, per customer")
+    ax.legend(handles=[predicted, actual], loc="upper left", fontsize=8)
+    error = json_value(overall["error_pct"])
+    mae = json_value(overall["mae_purchases"])
+    summary = (
+        f"all {display_value(overall['customers'])} customers: predicted "
+        f"{display_value(overall['predicted_purchases'])} vs actual "
+        f"{display_value(overall['actual_purchases'])} purchase days"
+        + (f" ({error:+.1f}%)" if error is not None else "")
+        + (f", mean absolute error {mae:.2f} per customer" if mae is not None else "")
+    )
+    ax.set_title(
+        f"Holdout check: the {display_value(overall['holdout_days'])} days after "
+        f"{json_value(overall['calibration_end_date'])}\n{summary}",
+        fontsize=10,
+    )
+
+
+def draw_kmeans_clusters(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Silhouette by k (the choice), and each cluster's mix of RFM segments."""
+    selection = frames["kmeans_model_selection"]
+    profiles = frames["kmeans_cluster_profiles"]
+    grid = fig.add_gridspec(1, 3)
+
+    choice = fig.add_subplot(grid[0, 0])
+    ks = _floats(selection["k"])
+    silhouette = _floats(selection["silhouette"])
+    chosen = np.array([bool(json_value(value)) for value in selection["is_chosen"]], bool)
+    choice.plot(ks, silhouette, marker="o", color=SALES_COLOR, label="silhouette")
+    choice.plot(
+        ks[chosen],
+        silhouette[chosen],
+        linestyle="none",
+        marker="*",
+        markersize=16,
+        color=GROWTH_COLOR,
+        label="chosen k",
+    )
+    choice.set_xlabel("k (clusters)")
+    choice.set_ylabel("Silhouette (higher = better separated)")
+    sse_axis = choice.twinx()
+    sse_axis.plot(ks, _floats(selection["within_cluster_sse"]), color="#888888", linestyle="--")
+    sse_axis.set_ylabel("Within-cluster SSE (dashed)", color="#666666")
+    sse_axis.tick_params(axis="y", labelcolor="#666666", labelsize=8)
+    choice.legend(loc="upper right", fontsize=8)
+    choice.set_title("Choice of k")
+
+    mix = fig.add_subplot(grid[0, 1:])
+    clusters = sorted({int(value) for value in profiles["cluster_id"]})
+    positions = {cluster: index for index, cluster in enumerate(clusters)}
+    segments = (
+        profiles[["segment_rank", "segment"]]
+        .drop_duplicates()
+        .sort_values("segment_rank", key=lambda column: column.map(int))
+    )
+    palette = [
+        "#1b9e77", "#66a61e", "#a6d854", "#e6ab02", "#ffd92f",
+        "#80b1d3", "#e7298a", "#d95f02", "#7570b3", "#666666",
+    ]  # fmt: skip
+    left = np.zeros(len(clusters))
+    for index, segment in enumerate(segments["segment"]):
+        rows = profiles[profiles["segment"] == segment]
+        widths = np.zeros(len(clusters))
+        for cluster, share in zip(rows["cluster_id"], rows["share_of_cluster_pct"], strict=True):
+            widths[positions[int(cluster)]] = 0.0 if json_value(share) is None else float(share)
+        mix.barh(
+            np.arange(len(clusters)),
+            widths,
+            left=left,
+            color=palette[index % len(palette)],
+            label=str(segment),
+        )
+        left += widths
+    labels = []
+    for cluster in clusters:
+        row = profiles[profiles["cluster_id"].map(int) == cluster].iloc[0]
+        labels.append(
+            f"Cluster {cluster}: {display_value(row['cluster_customers'])} customers\n"
+            f"R {float(row['avg_recency_days']):,.0f} d · F {float(row['avg_frequency']):,.1f}"
+            f" · M £{float(row['avg_monetary']):,.0f}"
+        )
+    mix.set_yticks(np.arange(len(clusters)))
+    mix.set_yticklabels(labels, fontsize=8)
+    mix.invert_yaxis()
+    mix.set_xlim(0, 100)
+    mix.set_xlabel("RFM segments within the cluster (% of its customers)")
+    mix.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, frameon=False)
+    mix.set_title("K-Means clusters compared with the RFM segments")
+
+
+def draw_sku_trends(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Top growing and declining products: revenue growth % over the trend window."""
+    frame = frames["sku_trend_rankings"]
+    first = frame.iloc[0]
+    panels = (
+        ("grower", "Top growers", GROWER_COLOR),
+        ("decliner", "Top decliners", DECLINER_COLOR),
+    )
+    for index, (direction, title, color) in enumerate(panels, start=1):
+        ax = fig.add_subplot(1, 2, index)
+        rows = frame[frame["trend_direction"] == direction]
+        positions = np.arange(len(rows))
+        growth = _floats(rows["revenue_growth_pct"])
+        ax.barh(positions, growth, color=color)
+        ax.set_yticks(positions)
+        ax.set_yticklabels(
+            [
+                f"{code} {shorten(description, 26)}"
+                for code, description in zip(rows["stock_code"], rows["description"], strict=True)
+            ],
+            fontsize=7,
+        )
+        ax.invert_yaxis()
+        for position, value, previous, recent in zip(
+            positions,
+            growth,
+            _floats(rows["previous_revenue"]),
+            _floats(rows["recent_revenue"]),
+            strict=True,
+        ):
+            ax.annotate(
+                f" £{previous:,.0f} → £{recent:,.0f} ",
+                (value, position),
+                va="center",
+                ha="left" if value >= 0 else "right",
+                fontsize=7,
+            )
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.margins(x=0.35)
+        ax.set_xlabel("Revenue growth, recent vs previous window (%)")
+        ax.set_title(title if len(rows) else f"{title}: none")
+    fig.suptitle(
+        f"Last {display_value(first['window_months'])} complete months to "
+        f"{json_value(first['recent_window_end_date'])} vs the "
+        f"{display_value(first['window_months'])} before (from "
+        f"{json_value(first['previous_window_start_date'])})",
+        fontsize=10,
+    )
+
+
+def rule_label(row: Mapping[str, Any], width: int = 70) -> str:
+    """`antecedent → consequent`, by description where there is one, else by code."""
+    antecedent = shorten(row["antecedent_description"], width) or str(row["antecedent"])
+    consequent = shorten(row["consequent_description"], width) or str(row["consequent"])
+    return shorten(f"{antecedent} → {consequent}", width)
+
+
+def draw_association_rules(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None:
+    """The top rules by lift, with their confidence and support."""
+    frame = frames["association_rules"]
+    ax = fig.add_subplot()
+    positions = np.arange(len(frame))
+    lift = _floats(frame["lift"])
+    ax.barh(positions, lift, color="#8338ec")
+    ax.set_yticks(positions)
+    ax.set_yticklabels(
+        [f"#{int(row['rule_rank'])} {rule_label(row)}" for _, row in frame.iterrows()],
+        fontsize=7,
+    )
+    ax.invert_yaxis()
+    for position, value, confidence, support in zip(
+        positions,
+        lift,
+        _floats(frame["confidence"]),
+        _floats(frame["support"]),
+        strict=True,
+    ):
+        ax.annotate(
+            f" confidence {confidence:.0%}, support {support:.1%}",
+            (value, position),
+            va="center",
+            fontsize=7,
+        )
+    ax.axvline(1, color="#333333", linewidth=0.8, linestyle=":")
+    ax.margins(x=0.3)
+    ax.set_xlabel("Lift (1 = bought together as often as by chance)")
+    total = display_value(frame["total_baskets"].iloc[0])
+    ax.set_title(f"Top {len(frame)} cross-selling rules by lift ({total} baskets mined)")
+
+
 CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec(
         "monthly_sales",
@@ -474,6 +896,56 @@ CHARTS: tuple[ChartSpec, ...] = (
         "variable outlier_percentile says otherwise); invoices above it are outliers.",
         (INVOICE_AMOUNT_HISTOGRAM, INVOICE_AMOUNT_DISTRIBUTION),
         draw_invoice_amounts,
+    ),
+    ChartSpec(
+        "clv_tiers",
+        "Customer lifetime value tiers",
+        "12-month customer lifetime value from BG/NBD (purchase days) and Gamma-Gamma "
+        "(spend per purchase day), discounted monthly. Scored customers are cut into CLV "
+        "quartiles (Platinum = top 25%); customers with a single purchase day cannot be "
+        "scored reliably and are shown apart (not_scored), never dropped.",
+        (CLV_TIER_SUMMARY,),
+        draw_clv_tiers,
+    ),
+    ChartSpec(
+        "clv_holdout",
+        "CLV model holdout check",
+        "BG/NBD refitted on the purchase days before the holdout period predicts each "
+        "customer's purchase days in it; the bars compare the mean prediction with what "
+        "the customers did, by their repeat purchase days before the holdout.",
+        (CLV_MODEL_EVALUATION,),
+        draw_clv_holdout,
+    ),
+    ChartSpec(
+        "kmeans_clusters",
+        "K-Means customer clusters vs RFM segments",
+        "Spark MLlib K-Means on standardised log recency, frequency and monetary value; k "
+        "is the one with the highest silhouette over the range tried. Each cluster's bar "
+        "shows which RFM segments its customers belong to.",
+        (KMEANS_MODEL_SELECTION, KMEANS_CLUSTER_PROFILES),
+        draw_kmeans_clusters,
+        height=5.6,
+    ),
+    ChartSpec(
+        "sku_trends",
+        "Top growing and declining products",
+        "Revenue of each product in the last complete months against the same number of "
+        "months before (products with enough revenue in the earlier window), ranked by "
+        "growth in percent.",
+        (SKU_TREND_RANKINGS,),
+        draw_sku_trends,
+        height=6.4,
+    ),
+    ChartSpec(
+        "association_rules",
+        "Cross-selling rules (FP-Growth)",
+        "Association rules mined with Spark MLlib FP-Growth over invoice baskets: lift is "
+        "how many times likelier the right-hand product is in a basket with the left-hand "
+        "ones than in any basket; confidence the share of such baskets holding it; support "
+        "the share of all baskets holding both.",
+        (ASSOCIATION_RULES,),
+        draw_association_rules,
+        height=5.6,
     ),
 )
 
@@ -611,7 +1083,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def render_chart(chart: ChartSpec, frames: Mapping[str, pd.DataFrame], path: Path) -> Path:
     """Draw one chart into a PNG file."""
-    figure = Figure(figsize=(11, 4.8), layout="constrained")
+    figure = Figure(figsize=(11, chart.height), layout="constrained")
     chart.draw(figure, frames)
     # No software/version metadata: the same data gives the same bytes.
     figure.savefig(path, format="png", dpi=PNG_DPI, metadata={"Software": None})
@@ -704,6 +1176,8 @@ def load_frame(spark, relation: str, spec: TableSpec) -> pd.DataFrame | None:
     if not spark.catalog.tableExists(relation):
         return None
     query = spark.table(relation).select(*spec.columns).orderBy(*spec.order_by)
+    if spec.limit is not None:
+        query = query.limit(spec.limit)
     # One row more than allowed tells "too big" apart from "exactly at the limit".
     rows = query.limit(MAX_COLLECT_ROWS + 1).collect()
     if len(rows) > MAX_COLLECT_ROWS:

@@ -128,6 +128,126 @@ def _frames(partial: list[bool] = PARTIAL) -> dict[str, pd.DataFrame]:
                 "percentile": [0.85, 0.85],
             }
         ),
+        **_beyond_frames(),
+    }
+
+
+def _beyond_frames() -> dict[str, pd.DataFrame]:
+    """The CLV, K-Means, SKU trend and association rule marts, small and hand-made."""
+    return {
+        "clv_tier_summary": pd.DataFrame(
+            {
+                "tier_order": [1, 2, 3, 4, 5],
+                "clv_tier": ["Platinum", "Gold", "Silver", "Bronze", "not_scored"],
+                "customers": [25, 0, 25, 25, 30],
+                "customer_share_pct": [23.81, 0.0, 23.81, 23.81, 28.57],
+                "total_clv": [75000.5, 0.0, 5000.25, 1250.0, 3000.0],
+                "clv_share_pct": [88.98, 0.0, 5.93, 1.48, 3.56],
+                "avg_clv": [3000.02, None, 200.01, 50.0, 100.0],
+                "min_clv": [900.0, None, 120.0, 0.5, 60.0],
+                "max_clv": [25000.0, None, 300.0, 119.9, 140.0],
+                "avg_predicted_purchases": [9.5, None, 2.1, 0.6, 0.8],
+                "avg_probability_alive": [0.93, None, 0.71, 0.35, 1.0],
+            }
+        ),
+        "clv_model_evaluation": pd.DataFrame(
+            {
+                "bucket_order": list(range(9)),
+                "frequency_bucket": ["all", "0", "1", "2", "3", "4", "5", "6", "7+"],
+                "customers": [105, 40, 20, 12, 9, 8, 0, 6, 10],
+                "predicted_purchases": [150.5, 12.0, 15.5, 14.0, 13.0, 16.0, 0.0, 20.0, 60.0],
+                "actual_purchases": [160, 10, 18, 15, 12, 17, 0, 22, 66],
+                "avg_predicted_purchases": [1.433, 0.3, 0.775, 1.167, 1.444, 2.0, None, 3.333, 6.0],
+                "avg_actual_purchases": [1.524, 0.25, 0.9, 1.25, 1.333, 2.125, None, 3.667, 6.6],
+                "mae_purchases": [0.81, 0.4, 0.7, 0.9, 1.0, 1.1, None, 1.5, 2.2],
+                "error_pct": [-5.94, 20.0, -13.89, -6.67, 8.33, -5.88, None, -9.09, -9.09],
+                "holdout_days": [180] * 9,
+                "calibration_end_date": [dt.date(2011, 6, 12)] * 9,
+                "observation_end_date": [dt.date(2011, 12, 9)] * 9,
+            }
+        ),
+        "kmeans_model_selection": pd.DataFrame(
+            {
+                "k": [2, 3, 4, 5],
+                "silhouette": [0.624, 0.517, 0.525, 0.5],
+                "within_cluster_sse": [8950.3, 6965.8, 5187.1, 4488.8],
+                "smallest_cluster_customers": [2223, 1455, 1120, 711],
+                "iterations": [14, 19, 20, 20],
+                "is_chosen": [True, False, False, False],
+            }
+        ),
+        "kmeans_cluster_profiles": pd.DataFrame(
+            {
+                "cluster_id": [1, 1, 1, 2, 2, 2],
+                "segment_rank": [1, 2, 10, 1, 2, 10],
+                "segment": ["Champions", "Loyal Customers", "Hibernating"] * 2,
+                "customers": [1500, 600, 123, 20, 180, 3519],
+                "share_of_cluster_pct": [67.48, 26.99, 5.53, 0.54, 4.84, 94.62],
+                "cluster_customers": [2223, 2223, 2223, 3719, 3719, 3719],
+                "cluster_share_pct": [37.41, 37.41, 37.41, 62.59, 62.59, 62.59],
+                "avg_recency_days": [30.5, 30.5, 30.5, 250.25, 250.25, 250.25],
+                "avg_frequency": [12.3, 12.3, 12.3, 1.8, 1.8, 1.8],
+                "avg_monetary": [4500.75, 4500.75, 4500.75, 350.4, 350.4, 350.4],
+                "dominant_segment": ["Champions"] * 3 + ["Hibernating"] * 3,
+            }
+        ),
+        "sku_trend_rankings": pd.DataFrame(
+            {
+                "trend_direction": ["decliner", "decliner", "grower", "grower"],
+                "trend_rank": [1, 2, 1, 2],
+                "stock_code": ["22423", "85123A", "84879", "21212"],
+                "description": [
+                    "REGENCY CAKESTAND 3 TIER",
+                    "WHITE HANGING HEART T-LIGHT HOLDER",
+                    "ASSORTED COLOUR BIRD ORNAMENT",
+                    None,
+                ],
+                "previous_revenue": [
+                    Decimal("9000.000"),
+                    Decimal("5000.500"),
+                    Decimal("800.000"),
+                    Decimal("650.000"),
+                ],
+                "recent_revenue": [
+                    Decimal("900.000"),
+                    Decimal("2500.250"),
+                    Decimal("4000.000"),
+                    Decimal("1300.000"),
+                ],
+                "revenue_change": [
+                    Decimal("-8100.000"),
+                    Decimal("-2500.250"),
+                    Decimal("3200.000"),
+                    Decimal("650.000"),
+                ],
+                "revenue_growth_pct": [-90.0, -50.0, 400.0, 100.0],
+                "window_months": [3] * 4,
+                "previous_window_start_date": [dt.date(2011, 5, 1)] * 4,
+                "recent_window_end_date": [dt.date(2011, 11, 30)] * 4,
+            }
+        ),
+        "association_rules": pd.DataFrame(
+            {
+                "rule_rank": [1, 2, 3],
+                "antecedent": ["22697", "22697 + 22699", "20725"],
+                "consequent": ["22698", "22698", "20727"],
+                "antecedent_description": [
+                    "GREEN REGENCY TEACUP AND SAUCER",
+                    "GREEN REGENCY TEACUP AND SAUCER + ROSES REGENCY TEACUP AND SAUCER",
+                    None,
+                ],
+                "consequent_description": [
+                    "PINK REGENCY TEACUP AND SAUCER",
+                    "PINK REGENCY TEACUP AND SAUCER",
+                    "LUNCH BAG BLACK SKULL",
+                ],
+                "support": [0.0131, 0.0104, 0.0212],
+                "confidence": [0.7221, 0.8125, 0.4533],
+                "lift": [31.52, 35.47, 8.91],
+                "rule_baskets": [526, 417, 851],
+                "total_baskets": [40129] * 3,
+            }
+        ),
     }
 
 
@@ -276,7 +396,7 @@ def test_missing_table_skips_its_chart_with_a_visible_note(tmp_path: Path) -> No
     assert "table lgs_marts.invoice_amount_distribution does not exist" in text
     assert not (out / "rfm_segments.png").exists()
     assert not (out / "invoice_amounts.png").exists()
-    assert len(page.images) == 3
+    assert len(page.images) == len(CHARTS) - 2
     data = json.loads((out / DATA_FILE).read_text())
     assert data["charts"]["rfm_segments"]["status"] == "skipped"
     assert data["charts"]["rfm_segments"]["missing"] == [
@@ -360,3 +480,94 @@ def test_load_frame_refuses_tables_that_are_not_small(
         load_frame(spark, "global_temp.report_bins", spec)
     monkeypatch.setattr(report, "MAX_COLLECT_ROWS", 11)
     assert len(load_frame(spark, "global_temp.report_bins", spec)) == 11
+
+
+# ---------------------------------------------------------------------------------------
+# Beyond the original analysis: CLV, K-Means, SKU trends, association rules
+# ---------------------------------------------------------------------------------------
+
+
+def test_new_charts_show_the_numbers_of_their_marts(rendered: Path) -> None:
+    data = json.loads((rendered.parent / DATA_FILE).read_text())
+    charts = data["charts"]
+    tiers = charts["clv_tiers"]["tables"]["clv_tier_summary"]["rows"]
+    assert [row["clv_tier"] for row in tiers] == [
+        "Platinum",
+        "Gold",
+        "Silver",
+        "Bronze",
+        "not_scored",
+    ]
+    assert tiers[0]["total_clv"] == 75000.5
+    # An empty tier is shown with its nulls, not dropped.
+    assert tiers[1]["customers"] == 0 and tiers[1]["avg_clv"] is None
+    holdout = charts["clv_holdout"]["tables"]["clv_model_evaluation"]["rows"]
+    assert holdout[0]["frequency_bucket"] == "all" and holdout[0]["actual_purchases"] == 160
+    profiles = charts["kmeans_clusters"]["tables"]["kmeans_cluster_profiles"]["rows"]
+    assert {row["cluster_id"] for row in profiles} == {1, 2}
+    selection = charts["kmeans_clusters"]["tables"]["kmeans_model_selection"]["rows"]
+    assert [row["k"] for row in selection if row["is_chosen"]] == [2]
+    trends = charts["sku_trends"]["tables"]["sku_trend_rankings"]["rows"]
+    assert trends[2]["stock_code"] == "84879" and trends[2]["revenue_growth_pct"] == 400.0
+    rules = charts["association_rules"]["tables"]["association_rules"]["rows"]
+    assert [row["lift"] for row in rules] == [31.52, 35.47, 8.91]
+    text = rendered.read_text(encoding="utf-8")
+    assert "WHITE HANGING HEART T-LIGHT HOLDER" in text
+    assert "40,129" in text
+
+
+def test_holdout_chart_needs_the_all_row(tmp_path: Path) -> None:
+    frames = _frames()
+    evaluation = frames["clv_model_evaluation"]
+    frames["clv_model_evaluation"] = evaluation[evaluation["frequency_bucket"] != "all"]
+
+    with pytest.raises(ValueError, match="frequency_bucket 'all'"):
+        render_report(frames, tmp_path / "report", relations=RELATIONS)
+
+
+def test_trend_chart_without_decliners_still_renders(tmp_path: Path) -> None:
+    frames = _frames()
+    trends = frames["sku_trend_rankings"]
+    frames["sku_trend_rankings"] = trends[trends["trend_direction"] == "grower"]
+
+    index = render_report(frames, tmp_path / "report", relations=RELATIONS)
+
+    assert _parse(index).sections["sku_trends"] == "rendered"
+    with Image.open(tmp_path / "report" / "sku_trends.png") as image:
+        assert image.format == "PNG"
+
+
+def test_rule_labels_prefer_descriptions_and_stay_short() -> None:
+    described = {
+        "antecedent": "22697",
+        "consequent": "22698",
+        "antecedent_description": "GREEN REGENCY TEACUP AND SAUCER",
+        "consequent_description": "PINK REGENCY TEACUP AND SAUCER",
+    }
+    assert report.rule_label(described) == (
+        "GREEN REGENCY TEACUP AND SAUCER → PINK REGENCY TEACUP AND SAUCER"
+    )
+    # Without a description the codes stand in.
+    assert report.rule_label({**described, "antecedent_description": None}) == (
+        "22697 → PINK REGENCY TEACUP AND SAUCER"
+    )
+    short = report.rule_label(described, width=20)
+    assert len(short) == 20 and short.endswith("…")
+    assert report.shorten(None, 5) == ""
+
+
+def test_load_frame_keeps_the_top_rows_of_a_limited_spec(
+    spark, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spark.range(30).selectExpr(
+        "cast(30 - id as int) as rule_rank", "cast(id as double) as lift"
+    ).createOrReplaceGlobalTempView("report_rules")
+    spec = TableSpec("rules", ("rule_rank", "lift"), ("rule_rank",), limit=5)
+    # The limit applies before the size guard: a big ranking is fine, its top is small.
+    monkeypatch.setattr(report, "MAX_COLLECT_ROWS", 10)
+
+    frame = load_frame(spark, "global_temp.report_rules", spec)
+
+    assert list(frame["rule_rank"]) == [1, 2, 3, 4, 5]
+    assert list(frame["lift"]) == [29.0, 28.0, 27.0, 26.0, 25.0]
+    assert report.ASSOCIATION_RULES.limit == report.TOP_RULES
