@@ -29,6 +29,8 @@
     {%- set layout_version = "3" -%}
 
     {% do run_query("create schema if not exists " ~ schema) %}
+    {#- After the first query (which checks the metastore is free), before registering. -#}
+    {% do lgs_analytics.check_landed_files(raw_path) %}
 
     {%- set existing = run_query(
         "show tables in " ~ schema ~ " like 'online_retail_ii_landed'"

@@ -200,6 +200,10 @@ QUARANTINED_ROWS = {
         row(price=".5"),
         row(price="N/A"),
     ],
+    "line_amount_out_of_range": [
+        row(quantity="2147483647", price="999999999.999"),
+        row(quantity="-1000001", price="999999999.999"),  # just over: 1.000000999999e15
+    ],
     "unparseable_customer_id": [row(customer="13085.5"), row(customer="C13085")],
 }
 READABLE_ROWS = [
@@ -211,6 +215,7 @@ READABLE_ROWS = [
     row(quantity="+5"),
     row(quantity="2147483647"),
     row(quantity="-2147483648"),
+    row(quantity="1000000", price="999999999.999"),  # largest line_amount that fits
     row(customer=" 0013085.00 "),
 ]
 

@@ -40,9 +40,13 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "unparseable_invoice_date",
     "invoice_date_out_of_range",
     "unparseable_price",
+    "line_amount_out_of_range",
     "unparseable_customer_id",
 )
 """Quarantine reasons in the order they are tested: the first that applies is recorded."""
+
+LINE_AMOUNT_LIMIT_MILLI = 10**18
+"""|quantity × price| in thousandths from which line_amount no longer fits decimal(18, 3)."""
 
 LINE_COLUMNS: tuple[str, ...] = ("source_file", "line_number", "raw_line")
 """Where a raw row came from, in front of the eight raw columns of :func:`load_raw_lines`."""
@@ -550,6 +554,17 @@ def _line_amount_milli(quantity: pd.Series, price_milli: pd.Series) -> pd.Series
     )
 
 
+def _line_amount_out_of_range(quantity: pd.Series, price_milli: pd.Series) -> pd.Series:
+    """|quantity × price| does not fit line_amount's decimal(18, 3); exact near the limit."""
+    estimate = quantity.abs().astype("float64") * price_milli.abs().astype("float64")
+    out_of_range = pd.Series(estimate >= 2.0 * LINE_AMOUNT_LIMIT_MILLI, index=quantity.index)
+    near = (estimate >= 0.5 * LINE_AMOUNT_LIMIT_MILLI) & ~out_of_range
+    for index in near[near].index:
+        product = abs(int(quantity[index])) * abs(int(price_milli[index]))
+        out_of_range[index] = product >= LINE_AMOUNT_LIMIT_MILLI
+    return out_of_range
+
+
 def quarantine_reasons(raw: pd.DataFrame) -> pd.Series:
     """The first failing check per raw row (``""`` for a readable row), SPEC §2 order."""
     return _check_rows(raw)[0]
@@ -583,6 +598,7 @@ def _check_rows(raw: pd.DataFrame) -> tuple[pd.Series, dict[str, pd.Series]]:
         ~date_ok,
         ~date_in_range,
         ~price_ok,
+        _line_amount_out_of_range(quantity, price_milli),
         ~customer_ok,
     ]
     reasons = np.select([check.to_numpy(dtype=bool) for check in checks], QUARANTINE_REASONS, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ class SparkplusConnectionManager(SparkConnectionManager):
     def open(cls, connection: Any) -> Any:
         if connection.credentials.method == SparkConnectionMethod.SESSION:
             _check_metastore_available(connection.credentials.server_side_parameters)
+            _bind_web_ui_like_the_driver(connection.credentials.server_side_parameters)
         connection = super().open(connection)
         handle = connection.handle
         if type(handle) is SessionConnectionWrapper:
@@ -91,3 +93,16 @@ def _check_metastore_available(parameters: dict[str, str]) -> None:
         check_derby_free(database)
     except MetastoreInUseError as exc:
         raise DbtRuntimeError(str(exc)) from None
+
+
+def _bind_web_ui_like_the_driver(parameters: dict[str, str]) -> None:
+    """Make Spark's web UI listen where the driver does, before this process starts Spark.
+
+    `spark.driver.bindAddress` covers the driver's RPC and block manager, but the web UI
+    (when `spark.ui.enabled`) binds to $SPARK_LOCAL_IP, else to every interface; a profile
+    cannot set an environment variable, so the session target's bind address is exported
+    for the JVM that pyspark is about to launch. An explicit SPARK_LOCAL_IP wins.
+    """
+    address = parameters.get("spark.driver.bindAddress")
+    if address and not os.environ.get("SPARK_LOCAL_IP"):
+        os.environ["SPARK_LOCAL_IP"] = address

@@ -8,8 +8,10 @@ from dbt.adapters.base import PythonJobHelper, available
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
+from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparkplus.connections import SparkplusConnectionManager
+from dbt.adapters.sparkplus.landed_files import Layout, scan_landing_path
 from dbt.adapters.sparkplus.python_submissions import (
     SESSION_METHOD,
     SessionPythonJobHelper,
@@ -73,3 +75,42 @@ class SparkplusAdapter(SparkAdapter):
         if removed:
             logger.info(f"Removed files an interrupted build left at {removed}")
         return removed is not None
+
+    @available
+    def check_landed_files(
+        self,
+        location: str,
+        contract: dict[str, Any],
+        other_layouts: list[dict[str, Any]] | None = None,
+        hint: str = "",
+    ) -> list[str]:
+        """Refuse, one sentence per file, landed files Spark would fail on or skip.
+
+        ``contract`` and each of ``other_layouts`` are ``{"name": ..., "columns": [...]}``;
+        ``hint`` says how to convert a file in another layout. Warnings (empty files,
+        header-only files, identical files) are logged and returned. Only the ``session``
+        method reaches the files from dbt's process; other methods skip the check, and
+        Spark's own header check still fails a bad file there.
+        """
+        credentials = self.config.credentials
+        if credentials.method != SparkConnectionMethod.SESSION:
+            logger.info(f"Landed files in {location} not checked: needs the session method.")
+            return []
+        spark = get_session(credentials.server_side_parameters)
+        findings = scan_landing_path(
+            spark,
+            location,
+            _layout(contract),
+            [_layout(layout) for layout in other_layouts or []],
+            hint,
+        )
+        for warning in findings.warnings:
+            logger.warning(warning)
+        if findings.refusals:
+            raise DbtRuntimeError("\n".join(findings.refusals))
+        logger.info(f"Checked the header of {findings.files} landed file(s) in {location}.")
+        return findings.warnings
+
+
+def _layout(spec: dict[str, Any]) -> Layout:
+    return Layout(name=str(spec["name"]), columns=tuple(str(c) for c in spec["columns"]))

@@ -1,0 +1,216 @@
+"""Helpers of the reliability tests: run dbt as a user does, read tables in a new process.
+
+Importable from every test folder (tests/python is on pytest's path), like lgs_testing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lgs_analytics.services.process import descendants, listening_sockets
+from lgs_testing import PROJECT_ROOT
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+STACK_TRACE_MARKERS = ("Traceback (most recent call last)", "\tat org.", "Py4JJavaError")
+
+# Runs a list of steps in ONE new Spark process on the state's catalog and prints one JSON
+# document: `dbt` steps run dbt in this process (as `lgs build` does: dbt's SparkSession is
+# the one get_session returns), `read` steps return the rows of named queries and a
+# checksum of every table of the given schemas.
+STEPS = r"""
+import json, sys
+from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.spark_session import get_session
+
+request = json.loads(sys.argv[1])
+paths = ProjectPaths.discover()
+spark = get_session(paths, request.get("target", "local"), app_name="lgs-read")
+spark.sparkContext.setLogLevel("ERROR")
+
+def row_hashes(table, exclude):
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+    frame = spark.table(table)
+    columns = []
+    for column in frame.schema.fields:
+        if column.name in exclude:
+            continue
+        value = F.col(f"`{column.name}`")
+        if isinstance(column.dataType, (DoubleType, FloatType)):
+            # Doubles are compared to 12 significant digits: a sum of doubles may differ
+            # in its last bit between runs (summation order), which is not a change.
+            value = F.format_string("%.12g", value)
+        columns.append(value.alias(column.name))
+    return frame.select(
+        F.lit(table).alias("table_name"),
+        F.sha2(F.to_json(F.struct(*columns)), 256).alias("row_hash"),
+    )
+
+def checksums(schemas, exclude):
+    # One Spark job for every table: the sorted row hashes of each, hashed again.
+    from functools import reduce
+    from pyspark.sql import functions as F
+    names = [
+        f"{schema}.{table.name}"
+        for schema in schemas
+        if spark.catalog.databaseExists(schema)
+        for table in spark.catalog.listTables(schema)
+        # Not views, not this session's temporary views (dbt's `__dbt_tmp`), not swap leftovers.
+        if table.tableType not in ("VIEW", "TEMPORARY") and not table.isTemporary
+        and not table.name.endswith(("__dbt_new", "__dbt_old"))
+    ]
+    if not names:
+        return {}
+    hashes = reduce(lambda a, b: a.unionByName(b), [row_hashes(n, exclude) for n in names])
+    rows = hashes.groupBy("table_name").agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sha2(F.concat_ws(",", F.sort_array(F.collect_list("row_hash"))), 256).alias("hash"),
+    ).collect()
+    found = {row["table_name"]: {"rows": row["rows"], "hash": row["hash"]} for row in rows}
+    return {name: found.get(name, {"rows": 0, "hash": None}) for name in names}
+
+results = []
+for step in request["steps"]:
+    if step["kind"] == "dbt":
+        from dbt.cli.main import dbtRunner
+        result = dbtRunner().invoke(
+            [*step["args"], "--project-dir", str(paths.root), "--profiles-dir", str(paths.root)]
+        )
+        if not result.success:
+            sys.exit(f"dbt {step['args']} failed: {result.exception}")
+        nodes = getattr(result.result, "results", None) or []
+        results.append({
+            "dbt": step["args"],
+            "statuses": {
+                str(getattr(getattr(node, "node", None), "unique_id", None)):
+                str(getattr(node.status, "value", node.status))
+                for node in nodes
+            },
+        })
+    else:
+        queries = {
+            name: [row.asDict(recursive=True) for row in spark.sql(sql).collect()]
+            for name, sql in step.get("queries", {}).items()
+        }
+        results.append({
+            "queries": queries,
+            "checksums": checksums(step.get("schemas", []), set(step.get("exclude", []))),
+        })
+print("RESULT " + json.dumps(results, default=str))
+"""
+
+
+def state_env(state: Path, **extra: str) -> dict[str, str]:
+    """Environment of a run on its own state folder (dbt artifacts and logs inside it)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LGS_")}
+    env.update(
+        LGS_STATE_DIR=str(state),
+        DBT_TARGET_PATH=str(state / "target"),
+        DBT_LOG_PATH=str(state / "logs"),
+        DO_NOT_TRACK="1",
+        PYTHONUNBUFFERED="1",
+        PYSPARK_PYTHON=sys.executable,
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Run:
+    """A finished command: exit code, output, duration and the sockets its processes held."""
+
+    returncode: int
+    output: str
+    seconds: float
+    sockets: set[tuple[str, int]] = field(default_factory=set)
+
+    def assert_ok(self) -> Run:
+        assert self.returncode == 0, self.output[-8000:]
+        return self
+
+
+def run_watched(command: list[str], env: dict[str, str], timeout: float = 1800) -> Run:
+    """Run a command from the project root, recording every TCP socket its process tree
+    listened on while it ran (sampled each second)."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    sockets: set[tuple[str, int]] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            sockets.update((address, port) for _, address, port in _tree_sockets(process.pid))
+            done.wait(1.0)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        done.set()
+        watcher.join(timeout=10)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return Run(process.returncode, output, time.monotonic() - started, sockets)
+
+
+def _tree_sockets(pid: int) -> list[tuple[int, str, int]]:
+    try:
+        return listening_sockets(descendants(pid))
+    except OSError:  # a process ended while it was being looked at
+        return []
+
+
+def dbt(*args: str, env: dict[str, str], timeout: float = 1800) -> Run:
+    """The stock `dbt` command from the project root, as a user runs it."""
+    command = [DBT, *args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    return run_watched(command, env, timeout)
+
+
+def lgs(*args: str, env: dict[str, str], timeout: float = 1800) -> Run:
+    return run_watched([sys.executable, "-m", "lgs_analytics.cli", *args], env, timeout)
+
+
+def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> list[dict]:
+    """Run dbt and read steps in one new Spark process; the results of each step, in order.
+
+    A step is ``{"kind": "dbt", "args": [...]}`` or ``{"kind": "read", "queries": {name:
+    sql}, "schemas": [...], "exclude": [column names left out of the checksums]}``.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", STEPS, json.dumps({"steps": steps, "target": target})],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
+    assert result.returncode == 0 and "RESULT " in result.stdout, (
+        result.stdout[-6000:] + result.stderr[-6000:]
+    )
+    return json.loads(result.stdout.split("RESULT ", 1)[1])
+
+
+def read_state(
+    env: dict[str, str], queries: dict[str, str] | None = None, target: str = "local"
+) -> dict[str, list[dict]]:
+    """The rows of named queries, read by a new Spark process on the state's catalog."""
+    [read] = run_steps(env, [{"kind": "read", "queries": queries or {}}], target)
+    return read["queries"]
