@@ -1136,6 +1136,7 @@ def render_report(
             }
             continue
         chart_frames = {spec.table: frames[spec.table] for spec in chart.tables}
+        specs = {spec.table: spec for spec in chart.tables}
         render_chart(chart, chart_frames, png)
         encoded = base64.b64encode(png.read_bytes()).decode("ascii")
         html_tables = "".join(
@@ -1155,6 +1156,9 @@ def render_report(
                 name: {
                     "relation": relations.get(name, name),
                     "columns": [str(column) for column in frame.columns],
+                    # Which rows of the table these are: all, or the top `limit` by `order_by`.
+                    "order_by": list(specs[name].order_by),
+                    "limit": specs[name].limit,
                     "rows": frame_rows(frame),
                 }
                 for name, frame in chart_frames.items()
