@@ -8,12 +8,13 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparkplus import Plugin
 from dbt.adapters.sparkplus.connections import SparkplusCredentials, sql_literal
-from dbt.adapters.sparkplus.impl import SparkplusAdapter, clear_orphaned_location
+from dbt.adapters.sparkplus.impl import SparkplusAdapter
 from dbt.adapters.sparkplus.python_submissions import (
     PythonModelError,
     SessionPythonJobHelper,
     run_compiled_model,
 )
+from dbt.adapters.sparkplus.table_versions import collect_versions, make_directory, normalized
 
 MODEL_CODE = """
 def model(dbt, session):
@@ -97,20 +98,62 @@ def test_escaped_literals_round_trip_through_spark(spark):
     assert list(spark.sql(sql).collect()[0]) == values
 
 
-def test_orphaned_table_files_are_cleared_and_registered_tables_kept(spark):
-    spark.sql("create database if not exists orphan_probe")
-    spark.range(3).write.mode("overwrite").saveAsTable("orphan_probe.kept__dbt_new")
-    location = spark.catalog.getDatabase("orphan_probe").locationUri
-    # What a build killed mid-write leaves: files at the default path, no catalog entry.
-    spark.range(5).write.mode("overwrite").parquet(location + "/gone__dbt_new")
-    with pytest.raises(Exception, match="LOCATION_ALREADY_EXISTS"):
-        spark.range(1).write.saveAsTable("orphan_probe.Gone__dbt_new")
+def _location(spark, table: str) -> str:
+    rows = spark.sql(f"describe table extended {table}").collect()
+    return next(row.data_type for row in rows if row.col_name == "Location")
 
-    removed = clear_orphaned_location(spark, "orphan_probe", "Gone__dbt_new")
 
-    assert removed is not None and removed.endswith("/gone__dbt_new")
-    spark.range(2).write.saveAsTable("orphan_probe.gone__dbt_new")
-    assert spark.table("orphan_probe.gone__dbt_new").count() == 2
-    assert clear_orphaned_location(spark, "orphan_probe", "kept__dbt_new") is None
-    assert spark.table("orphan_probe.kept__dbt_new").count() == 3
-    assert clear_orphaned_location(spark, "no_such_schema", "x") is None
+def test_collect_versions_keeps_what_readers_use_and_registered_tables(spark):
+    spark.sql("create database if not exists versions_probe")
+    database = spark.catalog.getDatabase("versions_probe").locationUri.rstrip("/")
+    # The table's default folder (its version before the first switch, now "previous"),
+    # the current version, a version a killed build registered, and two leftovers of
+    # killed builds that never registered their table.
+    spark.range(3).write.parquet(database + "/sales")
+    spark.range(4).write.parquet(database + "/sales__dbt_v000000000001")
+    spark.range(5).write.saveAsTable("versions_probe.sales__dbt_v000000000002")
+    spark.range(6).write.parquet(database + "/sales__dbt_v000000000003")
+    spark.range(7).write.parquet(database + "/sales__dbt_v000000000004")
+    spark.range(8).write.parquet(database + "/sales_other")
+    keep = [database + "/sales__dbt_v000000000001", database + "/sales/"]
+
+    deleted = collect_versions(spark, "versions_probe", "Sales", keep)
+
+    assert sorted(normalized(path).rsplit("/", 1)[1] for path in deleted) == [
+        "sales__dbt_v000000000003",
+        "sales__dbt_v000000000004",
+    ]
+    assert spark.read.parquet(database + "/sales").count() == 3
+    assert spark.read.parquet(database + "/sales__dbt_v000000000001").count() == 4
+    assert spark.table("versions_probe.sales__dbt_v000000000002").count() == 5
+    assert spark.read.parquet(database + "/sales_other").count() == 8
+    # Without anything to keep, the default folder goes too (an orphan of a first build).
+    assert [
+        normalized(p).rsplit("/", 1)[1]
+        for p in collect_versions(
+            spark, "versions_probe", "sales", [database + "/sales__dbt_v000000000001"]
+        )
+    ] == ["sales"]
+    assert collect_versions(spark, "no_such_schema", "x", []) == []
+
+
+def test_a_table_points_at_a_new_folder_and_drops_without_its_files(spark, tmp_path):
+    spark.sql("create database if not exists detach_probe")
+    spark.range(5).write.saveAsTable("detach_probe.version")
+    location = _location(spark, "detach_probe.version")
+    make_directory(spark, location + "/_dbt_detached")
+    spark.sql(f"alter table detach_probe.version set location '{location}/_dbt_detached'")
+    spark.sql("drop table detach_probe.version")
+    assert spark.read.parquet(location).count() == 5
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("file:///tmp/x/", "file:/tmp/x"),
+        ("file:/tmp/x", "file:/tmp/x/"),
+        ("s3a://b/x/", "s3a://b/x"),
+    ],
+)
+def test_locations_compare_normalized(left, right):
+    assert normalized(left) == normalized(right)

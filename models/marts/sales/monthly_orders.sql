@@ -1,7 +1,6 @@
 {{
     config(
         materialized="incremental",
-        partition_by=["year_month"],
         unique_key="year_month",
         post_hook="{{ lgs_analytics.record_watermark('run') }}",
     )

@@ -34,9 +34,14 @@ spark = (SparkSession.builder.master("local[1]").enableHiveSupport()
     .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + state)
     .config("spark.ui.enabled", "false").getOrCreate())
 tables = {t.name: t.tableType for t in spark.catalog.listTables("probe")}
+locations = {
+    name: next(r.data_type for r in spark.sql("describe table extended probe." + name).collect()
+               if r.col_name == "Location")
+    for name in tables
+}
 rows = {r["category"]: float(r["total_amount"])
         for r in spark.table("probe.probe_category_totals").collect()}
-print("RESULT " + json.dumps({"tables": tables, "rows": rows}))
+print("RESULT " + json.dumps({"tables": tables, "locations": locations, "rows": rows}))
 """
 
 
@@ -85,7 +90,11 @@ def test_healthy_python_and_sql_models_are_persisted_hive_tables(probe_run):
     )
     assert read.returncode == 0, read.stderr[-4000:]
     payload = json.loads(read.stdout.split("RESULT ", 1)[1])
-    assert payload["tables"] == {"probe_orders": "MANAGED", "probe_category_totals": "MANAGED"}
+    # Persistent catalog tables (not temporary views), each over its published version's
+    # folder in the warehouse (sparkplus publishes tables by switching locations).
+    assert payload["tables"] == {"probe_orders": "EXTERNAL", "probe_category_totals": "EXTERNAL"}
+    for name, location in payload["locations"].items():
+        assert f"/warehouse/probe.db/{name}__dbt_v" in location, (name, location)
     assert payload["rows"] == {"gift": 10.5, "card": 2.25}
 
 

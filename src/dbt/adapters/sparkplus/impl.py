@@ -17,33 +17,9 @@ from dbt.adapters.sparkplus.python_submissions import (
     SessionPythonJobHelper,
     get_session,
 )
+from dbt.adapters.sparkplus.table_versions import collect_versions, make_directory
 
 logger = AdapterLogger("sparkplus")
-
-
-def clear_orphaned_location(spark: Any, schema: str, identifier: str) -> str | None:
-    """Delete the default location of a table the catalog does not know; return its path.
-
-    A build killed while Spark wrote ``<name>__dbt_new`` leaves files in the table's
-    default location without a catalog entry. ``drop table if exists`` cannot see them, and
-    Spark refuses to create a managed table over a non-empty location
-    (LOCATION_ALREADY_EXISTS), so the next build would fail until someone deleted the
-    folder by hand. A registered table is never touched.
-    """
-    if not spark.catalog.databaseExists(schema):
-        return None
-    if spark.catalog.tableExists(f"`{schema}`.`{identifier}`"):
-        return None
-    location = spark.catalog.getDatabase(schema).locationUri
-    context = spark.sparkContext
-    hadoop_path = context._jvm.org.apache.hadoop.fs.Path
-    # Spark's default table path: the database location and the lower-cased name.
-    path = hadoop_path(location.rstrip("/") + "/" + identifier.lower())
-    filesystem = path.getFileSystem(context._jsc.hadoopConfiguration())
-    if not filesystem.exists(path):
-        return None
-    filesystem.delete(path, True)
-    return str(path.toString())
 
 
 class SparkplusAdapter(SparkAdapter):
@@ -59,22 +35,36 @@ class SparkplusAdapter(SparkAdapter):
         helpers[SESSION_METHOD] = SessionPythonJobHelper
         return helpers
 
-    @available
-    def clear_orphaned_location(self, relation: Any) -> bool:
-        """Remove files an interrupted build left where ``relation`` will be created.
-
-        Only the ``session`` method can reach the warehouse file system from dbt's process;
-        on other methods this is a no-op (a Thrift server that dies mid-write leaves the
-        folder for its operator, and Spark's error names it).
-        """
+    def _session(self) -> Any | None:
+        """This process's SparkSession on the session method, else None (no file access)."""
         credentials = self.config.credentials
         if credentials.method != SparkConnectionMethod.SESSION:
+            return None
+        return get_session(credentials.server_side_parameters)
+
+    @available
+    def make_directory(self, location: str) -> bool:
+        """Create an empty folder at `location` (session method only); True if done."""
+        spark = self._session()
+        if spark is None:
             return False
-        spark = get_session(credentials.server_side_parameters)
-        removed = clear_orphaned_location(spark, relation.schema, relation.identifier)
-        if removed:
-            logger.info(f"Removed files an interrupted build left at {removed}")
-        return removed is not None
+        make_directory(spark, location)
+        return True
+
+    @available
+    def collect_table_versions(self, relation: Any, keep: list[str]) -> list[str]:
+        """Delete folders of earlier versions of `relation` that nothing needs any more.
+
+        Session method only: other methods cannot reach the warehouse file system from
+        dbt's process, and their old versions stay until a session build collects them.
+        """
+        spark = self._session()
+        if spark is None:
+            return []
+        deleted = collect_versions(spark, relation.schema, relation.identifier, keep)
+        for location in deleted:
+            logger.debug(f"Deleted {location}: an earlier version of {relation}")
+        return deleted
 
     @available
     def check_landed_files(

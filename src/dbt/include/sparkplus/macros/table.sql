@@ -1,7 +1,8 @@
 {#-
     Table materialization for sparkplus: parquet and other non-transactional formats are
-    replaced atomically for consumers (see swap_table.sql); Delta
-    and Iceberg keep dbt-spark's atomic `create or replace`.
+    published as a new version by one metastore call, so no reader ever sees the table
+    missing or half-written (swap_table.sql); Delta and Iceberg keep dbt-spark's atomic
+    `create or replace`.
 -#}
 {% materialization table, adapter = 'sparkplus', supported_languages=['sql', 'python'] %}
   {%- set language = model['language'] -%}
@@ -21,7 +22,8 @@
       {{ create_table_as(False, target_relation, compiled_code, language) }}
     {%- endcall -%}
   {% else %}
-    {%- set swap = sparkplus_prepare_swap(target_relation) -%}
+    {%- set swap = sparkplus_prepare_swap(
+        target_relation, partitioned=config.get('partition_by') is not none) -%}
     {%- set old_relation = swap.old_relation -%}
     {%- call statement('main', language=language) -%}
       {{ create_table_as(False, swap.new_relation, compiled_code, language) }}
