@@ -1,28 +1,22 @@
 {#-
     Every customer with at least one sales line is scored: customer_rfm_scores has one row
-    per customer id of int_sales_lines_filtered (the reverse direction is the relationships
-    test on customer_rfm_scores.customer_id). Fails with the customers left out.
+    per customer of int_customers_summarized (one row per customer id with a sales line,
+    a small table: reading it instead of the sales lines saves a scan of the staged
+    transactions). The reverse direction is the relationships test on
+    customer_rfm_scores.customer_id. Fails with the customers left out.
 -#}
 
 with
 
-sales_lines as (
+customers_with_sales as (
 
-    select * from {{ ref("int_sales_lines_filtered") }}
+    select customer_id from {{ ref("int_customers_summarized") }}
 
 ),
 
 rfm_scores as (
 
     select * from {{ ref("customer_rfm_scores") }}
-
-),
-
-customers_with_sales as (
-
-    select distinct customer_id
-    from sales_lines
-    where customer_id is not null
 
 ),
 
