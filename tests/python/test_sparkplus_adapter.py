@@ -137,6 +137,25 @@ def test_collect_versions_keeps_what_readers_use_and_registered_tables(spark):
     assert collect_versions(spark, "no_such_schema", "x", []) == []
 
 
+def test_a_temporary_view_does_not_pass_for_a_registered_version(spark):
+    """Versions are looked up in the catalog by qualified name, never by listing it.
+
+    Listing a database also lists (and describes) the session's temporary views, which the
+    build's other threads create and drop meanwhile: a listing raced with them and failed
+    a build (`PARSE_EMPTY_STATEMENT`), and a temporary view named like a version kept a
+    killed build's folder.
+    """
+    spark.sql("create database if not exists versions_views")
+    database = spark.catalog.getDatabase("versions_views").locationUri.rstrip("/")
+    spark.range(3).write.parquet(database + "/sales__dbt_v00000000000a")
+    spark.range(1).createOrReplaceTempView("sales__dbt_v00000000000a")
+    try:
+        deleted = collect_versions(spark, "versions_views", "sales", [])
+    finally:
+        spark.catalog.dropTempView("sales__dbt_v00000000000a")
+    assert [normalized(p).rsplit("/", 1)[1] for p in deleted] == ["sales__dbt_v00000000000a"]
+
+
 def test_a_table_points_at_a_new_folder_and_drops_without_its_files(spark, tmp_path):
     spark.sql("create database if not exists detach_probe")
     spark.range(5).write.saveAsTable("detach_probe.version")

@@ -48,11 +48,6 @@ def collect_versions(spark: Any, schema: str, identifier: str, keep: list[str]) 
         return []
     base = identifier.lower()
     database = spark.catalog.getDatabase(schema).locationUri
-    registered = {
-        table.name.lower()
-        for table in spark.catalog.listTables(schema)
-        if table.name.lower().startswith(base)
-    }
     kept = {normalized(location) for location in keep}
     root, filesystem = _path(spark, database)
     if not filesystem.exists(root):
@@ -62,11 +57,15 @@ def collect_versions(spark: Any, schema: str, identifier: str, keep: list[str]) 
         if not status.isDirectory():
             continue
         name = status.getPath().getName().lower()
-        is_version = name.startswith(base + VERSION_MARK) and name not in registered
-        if not (is_version or name == base):
+        if not (name.startswith(base + VERSION_MARK) or name == base):
             continue
         location = str(status.getPath().toString())
         if normalized(location) in kept:
+            continue
+        # A version still registered is a build's own (or one its next step drops). Asked
+        # per name, schema-qualified: `listTables` would also describe the session's
+        # temporary views, which other dbt threads create and drop meanwhile.
+        if name != base and spark.catalog.tableExists(f"{schema}.{name}"):
             continue
         filesystem.delete(status.getPath(), True)
         deleted.append(location)
