@@ -62,9 +62,9 @@ def checksums(schemas, exclude):
         for schema in schemas
         if spark.catalog.databaseExists(schema)
         for table in spark.catalog.listTables(schema)
-        # Not views, not this session's temporary views (dbt's `__dbt_tmp`), not swap leftovers.
-        if table.tableType not in ("VIEW", "TEMPORARY") and not table.isTemporary
-        and not table.name.endswith(("__dbt_new", "__dbt_old"))
+        # Tables and persistent views (the audit schema's stored test failures, view
+        # models), not this session's temporary views (dbt's `__dbt_tmp`).
+        if table.tableType != "TEMPORARY" and not table.isTemporary
     ]
     if not names:
         return {}
