@@ -1,0 +1,728 @@
+"""Benchmark the dbt build against a plain PySpark script and the pandas reference.
+
+    .venv/bin/python benchmarks/run_benchmarks.py --rows 1M,10M [--seed 42]
+        [--out benchmarks/results/<timestamp>.json] [--only dbt,pyspark,pandas] [--keep-data]
+
+For each size, synthetic raw data is generated once into ``.lgs-bench/<size>/`` (reused
+when its manifest matches), then three engines run, each in a fresh process tree:
+
+- ``dbt``: ``dbt build --target local`` on that state folder, from an empty warehouse and
+  metastore (so every run starts from the same state), with its own target and log folders;
+- ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, the same marts with the same Spark
+  settings and no Hive: the floor for Spark;
+- ``pandas``: ``benchmarks/pandas_reference.py``, the project's pandas reference pipeline.
+
+Each run is measured by ``benchmarks/measure.py`` (wall, CPU of the whole tree, peak RSS of
+the tree). One fixed-width table is printed, headed by the machine, with the dbt / PySpark
+ratio and where the dbt build spends its time; the same goes to the JSON file. Figures are
+printed, never asserted: they depend on the machine and on what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))  # measure.py sits next to this file
+
+try:
+    from lgs_analytics.build import ensure_profile
+    from lgs_analytics.generator import GENERATOR_VERSION, generate
+    from lgs_analytics.paths import ProjectPaths
+    from lgs_analytics.spark_session import load_target
+except ModuleNotFoundError:  # a checkout without `pip install -e .`
+    sys.path.insert(0, str(PROJECT_ROOT / "src"))
+    from lgs_analytics.build import ensure_profile
+    from lgs_analytics.generator import GENERATOR_VERSION, generate
+    from lgs_analytics.paths import ProjectPaths
+    from lgs_analytics.spark_session import load_target
+
+from measure import Measurement, run_measured  # noqa: E402 - needs the path set above
+
+ENGINES = ("dbt", "pyspark", "pandas")
+GIB = 2**30
+MIB = 2**20
+SIZE_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
+TOP_NODES = 10
+# Node time of the models with these tags and of the tests on them, reported apart.
+REPORTED_TAGS = ("beyond",)
+# How run_results.json names resource types, in the order they are reported.
+RESOURCE_TYPES = {
+    "operation": "hooks",
+    "seed": "seeds",
+    "model.sql": "models (SQL)",
+    "model.python": "models (Python)",
+    "test": "data tests",
+    "unit_test": "unit tests",
+    "snapshot": "snapshots",
+}
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def parse_size(text: str) -> int:
+    """Rows from ``20k``, ``1M``, ``1.5M``, ``100M`` or ``1067371``."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGbB]?)\s*", text.replace("_", ""))
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a row count: {text!r} (try 20k, 1M, 10M)")
+    rows = round(float(match.group(1)) * SIZE_SUFFIXES[match.group(2).lower()])
+    if rows < 1:
+        raise argparse.ArgumentTypeError(f"row count must be positive: {text!r}")
+    return rows
+
+
+def size_label(rows: int) -> str:
+    """A short folder-safe name: 20k, 1M, 10M, 1067371."""
+    for suffix, factor in (("M", 1_000_000), ("k", 1_000)):
+        if rows % factor == 0:
+            return f"{rows // factor}{suffix}"
+    return str(rows)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rows", default="1M", help="comma-separated sizes, e.g. 1M,10M (k, M suffixes)"
+    )
+    parser.add_argument("--seed", type=int, default=42, help="generator seed")
+    parser.add_argument(
+        "--only",
+        default=",".join(ENGINES),
+        help=f"comma-separated engines among {','.join(ENGINES)}",
+    )
+    parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=PROJECT_ROOT / ".lgs-bench",
+        help="scratch state folder, one sub-folder per size",
+    )
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep raw data, warehouse and outputs"
+    )
+    parser.add_argument("--timeout", type=float, default=3600.0, help="time cap per run in seconds")
+    parser.add_argument(
+        "--pandas-max-rss-gb",
+        type=float,
+        default=round(psutil.virtual_memory().total * 0.75 / GIB, 1),
+        help="stop pandas when its RSS exceeds this (default: 75%% of the RAM)",
+    )
+    parser.add_argument("--chunk-rows", type=int, default=2_000_000, help="rows per raw file")
+    parser.add_argument(
+        "--dbt-args",
+        default="",
+        help='extra `dbt build` arguments, e.g. "--exclude tag:baskets" (default: none)',
+    )
+    args = parser.parse_args(argv)
+    args.sizes = [parse_size(part) for part in args.rows.split(",") if part.strip()]
+    args.engines = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = set(args.engines) - set(ENGINES)
+    if unknown or not args.engines:
+        parser.error(f"--only takes engines among {', '.join(ENGINES)}, got {args.only!r}")
+    args.engines = [engine for engine in ENGINES if engine in args.engines]
+    if args.out is None:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        args.out = BENCH_DIR / "results" / f"{stamp}.json"
+    args.work_dir = args.work_dir.resolve()
+    args.out = args.out.resolve()
+    return args
+
+
+# ----------------------------------------------------------------------------- machine
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _java_version() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else "java"
+    try:
+        result = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found"
+    lines = (result.stderr or result.stdout).strip().splitlines()
+    return lines[0] if lines else "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, memory, CPU, load and the versions that matter to the figures."""
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / GIB, 1),
+        "cpu_model": _cpu_model(),
+        "os": platform.platform(),
+        "java": _java_version(),
+        "python": platform.python_version(),
+        "pyspark": _version("pyspark"),
+        "dbt_core": _version("dbt-core"),
+        "dbt_spark": _version("dbt-spark"),
+        "pandas": _version("pandas"),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def machine_header(machine: dict[str, Any]) -> list[str]:
+    """The lines printed above the table."""
+    load = " ".join(f"{x:.2f}" for x in machine["load_average_start"])
+    end = machine.get("load_average_end")
+    load_end = f", at end {' '.join(f'{x:.2f}' for x in end)}" if end else ""
+    return [
+        f"machine: {machine['cores']} cores, {machine['memory_gib']} GiB RAM, "
+        f"{machine['cpu_model']}",
+        f"software: {machine['java']}; Python {machine['python']}, pyspark "
+        f"{machine['pyspark']}, dbt-core {machine['dbt_core']}, dbt-spark "
+        f"{machine['dbt_spark']}, pandas {machine['pandas']}",
+        f"load average (1/5/15 min) at start {load}{load_end}",
+    ]
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _manifest_matches(raw_dir: Path, rows: int, seed: int) -> bool:
+    manifest_path = raw_dir / "_manifest.json"
+    if not manifest_path.is_file():
+        return False
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError:
+        return False
+    return (
+        manifest.get("format") == "csv"
+        and manifest.get("seed") == seed
+        and str(manifest.get("generator_version")) == GENERATOR_VERSION
+        and manifest.get("lines") == rows
+        and manifest.get("malformed_total") == 0
+        and all((raw_dir / name).is_file() for name in manifest.get("files", []))
+    )
+
+
+def ensure_data(raw_dir: Path, rows: int, seed: int, chunk_rows: int) -> dict[str, Any]:
+    """Generate the raw files unless a matching set is there; describe what is used."""
+    reused = _manifest_matches(raw_dir, rows, seed)
+    started = time.perf_counter()
+    if not reused:
+        print(f"  generating {rows:,} rows (seed {seed}) into {raw_dir}", flush=True)
+        generate(raw_dir, rows=rows, seed=seed, chunk_rows=chunk_rows, progress=False)
+    manifest = json.loads((raw_dir / "_manifest.json").read_text())
+    files = [raw_dir / name for name in manifest["files"]]
+    return {
+        "raw_dir": str(raw_dir),
+        "reused": reused,
+        "generate_s": None if reused else round(time.perf_counter() - started, 2),
+        "files": len(files),
+        "bytes": sum(path.stat().st_size for path in files),
+        "exact_duplicate_rows": manifest.get("exact_duplicate_rows"),
+    }
+
+
+# ----------------------------------------------------------------------------- engines
+
+
+def engine_env(state: Path, raw_dir: Path) -> dict[str, str]:
+    """The environment of every measured process: this state folder, no telemetry."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "LGS_STATE_DIR": str(state),
+            "LGS_RAW_PATH": str(raw_dir),
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "PYSPARK_PYTHON": sys.executable,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the project's venv), else the one on PATH."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
+
+
+def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") -> list[str]:
+    """The command line of one engine on one size."""
+    if engine == "dbt":
+        return [
+            dbt_executable(),
+            "build",
+            "--target",
+            "local",
+            "--project-dir",
+            str(PROJECT_ROOT),
+            "--profiles-dir",
+            str(PROJECT_ROOT),
+            # Own target and log folders: other dbt runs in the checkout cannot overwrite
+            # run_results.json, and the JSON log gives the start-up phases.
+            "--target-path",
+            str(state / "dbt" / "target"),
+            "--log-path",
+            str(state / "dbt" / "logs"),
+            "--log-format-file",
+            "json",
+            *shlex.split(dbt_args),
+        ]
+    script = "plain_pyspark_marts.py" if engine == "pyspark" else "pandas_reference.py"
+    return [
+        sys.executable,
+        str(BENCH_DIR / script),
+        "--raw",
+        str(raw_dir),
+        "--out",
+        str(state / "out" / engine),
+    ]
+
+
+def prepare_engine(engine: str, state: Path) -> None:
+    """Give every run the same starting state (nothing left from an earlier run)."""
+    if engine == "dbt":
+        # A fresh warehouse, metastore and target: like a first `dbt build` on landed data.
+        _remove(
+            state / "warehouse",
+            state / "metastore_db",
+            state / "tmp",
+            state / "derby.log",
+            state / "dbt",
+        )
+        ensure_profile(ProjectPaths(root=PROJECT_ROOT, state=state))
+    else:
+        _remove(state / "out" / engine, state / "tmp")
+
+
+# ----------------------------------------------------------------------------- dbt details
+
+
+def _parse_ts(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _node_type(result: dict[str, Any], nodes: dict[str, Any]) -> str:
+    resource = result["unique_id"].split(".", 1)[0]
+    if resource == "model":
+        language = nodes.get(result["unique_id"], {}).get("language", "sql")
+        return f"model.{language}"
+    return resource
+
+
+def tagged_nodes(manifest: dict[str, Any], tag: str) -> set[str]:
+    """Nodes carrying `tag`, and the data and unit tests of those nodes."""
+    nodes = manifest.get("nodes", {})
+    tagged = {uid for uid, node in nodes.items() if tag in (node.get("tags") or [])}
+    for group in (nodes, manifest.get("unit_tests", {})):
+        for uid, node in group.items():
+            if uid.startswith(("test.", "unit_test.")):
+                parents = (node.get("depends_on") or {}).get("nodes") or []
+                if any(parent in tagged for parent in parents):
+                    tagged.add(uid)
+    return tagged
+
+
+def summarize_tags(
+    results: list[dict[str, Any]], manifest: dict[str, Any], tags: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """Per tag: how many of the run's nodes are its models and their tests, and their time."""
+    summary = {}
+    for tag in tags:
+        members = tagged_nodes(manifest, tag)
+        seconds = [
+            float(result.get("execution_time") or 0.0)
+            for result in results
+            if result["unique_id"] in members
+        ]
+        summary[tag] = {"count": len(seconds), "sum_s": round(sum(seconds), 2)}
+    return summary
+
+
+def summarize_run_results(target_dir: Path) -> dict[str, Any]:
+    """Top nodes and totals per resource type from run_results.json (+ manifest languages)."""
+    results = json.loads((target_dir / "run_results.json").read_text())
+    manifest_path = target_dir / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    nodes = manifest.get("nodes", {})
+    by_type: dict[str, dict[str, Any]] = collections.defaultdict(lambda: {"count": 0, "sum_s": 0.0})
+    timed = []
+    for result in results["results"]:
+        kind = _node_type(result, nodes)
+        if kind == "exposure":
+            continue
+        seconds = float(result.get("execution_time") or 0.0)
+        entry = by_type[kind]
+        entry["count"] += 1
+        entry["sum_s"] += seconds
+        timed.append((seconds, result["unique_id"], result.get("status")))
+    totals = {
+        RESOURCE_TYPES.get(kind, kind): {
+            "count": entry["count"],
+            "sum_s": round(entry["sum_s"], 2),
+            "mean_s": round(entry["sum_s"] / entry["count"], 2) if entry["count"] else None,
+        }
+        for kind, entry in sorted(
+            by_type.items(),
+            key=lambda item: (
+                list(RESOURCE_TYPES).index(item[0]) if item[0] in RESOURCE_TYPES else 99
+            ),
+        )
+    }
+    timed.sort(reverse=True)
+    return {
+        "elapsed_s": round(float(results.get("elapsed_time") or 0.0), 2),
+        "invocation_started_at": results.get("metadata", {}).get("invocation_started_at"),
+        "nodes": sum(entry["count"] for entry in by_type.values()),
+        "sum_node_s": round(sum(entry["sum_s"] for entry in by_type.values()), 2),
+        "by_type": totals,
+        "by_tag": summarize_tags(results["results"], manifest, REPORTED_TAGS),
+        "top_nodes": [
+            {"unique_id": uid, "seconds": round(seconds, 2), "status": status}
+            for seconds, uid, status in timed[:TOP_NODES]
+        ],
+    }
+
+
+def dbt_phases(log_file: Path, measurement: Measurement) -> dict[str, float | None]:
+    """Where the wall time went before and after the nodes, from dbt's JSON log.
+
+    - ``startup_s``: process start to dbt's first log line (interpreter, imports);
+    - ``parse_s``: first log line to "Found N models…" (full parse: fresh target folder);
+    - ``first_query_s``: dbt's first SQL statement (listing the schemas for its cache),
+      which starts the JVM and the Hive metastore (Derby, created afresh): the fixed
+      Spark cost of the build;
+    - ``after_last_log_s``: dbt's last log line to the end of the process tree (JVM stop).
+    """
+    events: list[tuple[float, str, dict[str, Any]]] = []
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+            info = record["info"]
+            events.append((_parse_ts(info["ts"]), info.get("name", ""), record.get("data", {})))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    if not events:
+        return {}
+    start = measurement.started_at_epoch
+    first_ts, last_ts = events[0][0], events[-1][0]
+    found = next((ts for ts, name, _ in events if name == "FoundStats"), None)
+    first_query = next(
+        (float(data["elapsed"]) for _, name, data in events if name == "SQLQueryStatus"), None
+    )
+    return {
+        "startup_s": round(first_ts - start, 2),
+        "parse_s": round(found - first_ts, 2) if found else None,
+        "first_query_s": round(first_query, 2) if first_query is not None else None,
+        "after_last_log_s": round(start + measurement.wall_s - last_ts, 2),
+    }
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+def run_engine(
+    engine: str, rows: int, state: Path, raw_dir: Path, args: argparse.Namespace, logs: Path
+) -> dict[str, Any]:
+    """Measure one engine on one size; never raises for a failing run."""
+    prepare_engine(engine, state)
+    label = size_label(rows)
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(f"  {engine}: running (load {load[0]:.2f})", flush=True)
+    measurement = run_measured(
+        engine_command(engine, state, raw_dir, args.dbt_args),
+        cwd=PROJECT_ROOT,
+        env=engine_env(state, raw_dir),
+        stdout_path=logs / f"{label}-{engine}.stdout.log",
+        stderr_path=logs / f"{label}-{engine}.stderr.log",
+        timeout_s=args.timeout,
+        max_rss_bytes=int(args.pandas_max_rss_gb * GIB) if engine == "pandas" else None,
+    )
+    record: dict[str, Any] = {
+        "size": label,
+        "rows": rows,
+        "engine": engine,
+        "status": measurement.status,
+        "reason": measurement.reason,
+        "wall_s": round(measurement.wall_s, 2),
+        "cpu_s": round(measurement.cpu_s, 2),
+        "peak_rss_gib": round(measurement.peak_rss_gib, 3),
+        "rows_per_s": round(rows / measurement.wall_s) if measurement.status == "ok" else None,
+        "load_average_before": load,
+        "measurement": measurement.to_dict(),
+    }
+    if engine == "dbt":
+        record["dbt"] = dbt_details(state, label, measurement, args)
+        if measurement.status == "failed":
+            record["reason"] = dbt_failure_reason(Path(str(measurement.stdout_path)))
+    else:
+        timings = state / "out" / engine / "_timings.json"
+        if timings.is_file():
+            record["timings"] = json.loads(timings.read_text())
+    print(
+        f"  {engine}: {measurement.status} in {measurement.wall_s:.1f} s, "
+        f"CPU {measurement.cpu_s:.1f} s, peak RSS {measurement.peak_rss_gib:.2f} GiB"
+        + (f" ({measurement.reason})" if measurement.reason else ""),
+        flush=True,
+    )
+    return record
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+DBT_TIME_PREFIX = re.compile(r"^[0-9]{2}:[0-9]{2}:[0-9]{2}\s+")
+
+
+def dbt_failure_reason(stdout_path: Path) -> str:
+    """dbt's own summary of a failed build: its "Done." line and the failing nodes."""
+    try:
+        text = ANSI_ESCAPE.sub("", stdout_path.read_text(errors="replace"))
+    except OSError:
+        return "dbt build failed (no output)"
+    lines = [DBT_TIME_PREFIX.sub("", line.strip()) for line in text.splitlines()]
+    failures = [line for line in lines if line.startswith(("Failure in", "Error in"))]
+    done = [line for line in lines if line.startswith("Done. PASS=")]
+    summary = "; ".join([*done[-1:], *failures[:3]])
+    return summary or next((line for line in reversed(lines) if line), "dbt build failed")
+
+
+def dbt_details(
+    state: Path, label: str, measurement: Measurement, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Copy the run's run_results.json away and summarise it with the start-up phases."""
+    target = state / "dbt" / "target"
+    details: dict[str, Any] = {
+        "extra_args": args.dbt_args,
+        "threads": load_target(ProjectPaths(root=PROJECT_ROOT, state=state), "local").get(
+            "threads"
+        ),
+        "phases": dbt_phases(state / "dbt" / "logs" / "dbt.log", measurement),
+    }
+    if not (target / "run_results.json").is_file():
+        return details
+    artefacts = args.out.with_suffix("")
+    artefacts.mkdir(parents=True, exist_ok=True)
+    copy = artefacts / f"run_results-{label}.json"
+    shutil.copyfile(target / "run_results.json", copy)
+    details["run_results"] = str(copy)
+    details.update(summarize_run_results(target))
+    return details
+
+
+# ----------------------------------------------------------------------------- report
+
+COLUMNS = (
+    ("size", 8, "<"),
+    ("engine", 8, "<"),
+    ("wall s", 9, ">"),
+    ("CPU s", 9, ">"),
+    ("peak RSS GiB", 13, ">"),
+    ("rows/s", 11, ">"),
+    ("status", 0, "<"),
+)
+
+
+def _row(values: list[str]) -> str:
+    cells = [
+        f"{value:{align}{width}}" for value, (_, width, align) in zip(values, COLUMNS, strict=True)
+    ]
+    return "  ".join(cells).rstrip()
+
+
+def results_table(records: list[dict[str, Any]]) -> list[str]:
+    """The fixed-width table: one line per size and engine."""
+    lines = [_row([name for name, _, _ in COLUMNS])]
+    lines.append(_row(["-" * max(width, len(name)) for name, width, _ in COLUMNS]))
+    for record in records:
+        status = record["status"] if record["status"] == "ok" else f"{record['status']} (*)"
+        rate = f"{record['rows_per_s']:,}" if record["rows_per_s"] else "-"
+        lines.append(
+            _row(
+                [
+                    record["size"],
+                    record["engine"],
+                    f"{record['wall_s']:.1f}",
+                    f"{record['cpu_s']:.1f}",
+                    f"{record['peak_rss_gib']:.2f}",
+                    rate,
+                    status,
+                ]
+            )
+        )
+    for record in records:
+        if record["status"] != "ok":
+            lines.append(f"(*) {record['size']} {record['engine']}: {record['reason']}")
+    return lines
+
+
+def ratios(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """dbt build / plain PySpark, wall and CPU, per size where both succeeded."""
+    found: dict[str, dict[str, float]] = {}
+    by_key = {(r["size"], r["engine"]): r for r in records if r["status"] == "ok"}
+    for size in dict.fromkeys(r["size"] for r in records):
+        dbt, spark = by_key.get((size, "dbt")), by_key.get((size, "pyspark"))
+        if dbt and spark:
+            found[size] = {
+                "wall": round(dbt["wall_s"] / spark["wall_s"], 2),
+                "cpu": round(dbt["cpu_s"] / spark["cpu_s"], 2) if spark["cpu_s"] else None,
+            }
+    return found
+
+
+def _share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "n/a"
+
+
+def dbt_report(record: dict[str, Any]) -> list[str]:
+    """Where one dbt build spent its time."""
+    details = record.get("dbt") or {}
+    extra = f" (extra arguments: {details['extra_args']})" if details.get("extra_args") else ""
+    lines = [f"dbt build at {record['size']}: {record['wall_s']:.1f} s wall{extra}"]
+    phases = details.get("phases") or {}
+    if phases:
+        lines.append(
+            "  phases: process start {startup_s} s, parse {parse_s} s, first query "
+            "(JVM start + new Derby metastore) {first_query_s} s, after dbt's last log line "
+            "{after_last_log_s} s".format(**{k: phases.get(k) for k in phases})
+        )
+    if "by_type" in details:
+        lines.append(
+            f"  nodes: {details['nodes']} in {details['elapsed_s']} s (run_results "
+            f"elapsed_time, {details.get('threads')} threads); "
+            f"sum of node times {details['sum_node_s']} s"
+        )
+        for kind, entry in details["by_type"].items():
+            lines.append(
+                f"    {kind:<16} {entry['count']:>4} nodes  {entry['sum_s']:>8.1f} s  "
+                f"(mean {entry['mean_s']} s)"
+            )
+        for tag, entry in (details.get("by_tag") or {}).items():
+            lines.append(
+                f"    of which tag {tag} (its models and their tests): {entry['count']} nodes, "
+                f"{entry['sum_s']:.1f} s ({_share(entry['sum_s'], details['sum_node_s'])} of "
+                "the node time)"
+            )
+        lines.append(f"  top {len(details['top_nodes'])} slowest nodes:")
+        for node in details["top_nodes"]:
+            lines.append(f"    {node['seconds']:>7.1f} s  {node['unique_id']}")
+    return lines
+
+
+def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str, Any]]) -> str:
+    """Everything printed at the end, as one text."""
+    lines = machine_header(machine)
+    for label, info in data.items():
+        lines.append(
+            f"data {label}: {info['rows']:,} rows, {info['bytes'] / MIB:,.0f} MiB CSV in "
+            f"{info['files']} file(s)" + (" (reused)" if info["reused"] else "")
+        )
+    lines.append("")
+    lines.extend(results_table(records))
+    found = ratios(records)
+    if found:
+        lines.append("")
+        for size, ratio in found.items():
+            cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
+            lines.append(f"dbt build / plain PySpark at {size}: wall {ratio['wall']:.1f}x{cpu}")
+    for record in records:
+        if record["engine"] == "dbt":
+            lines.append("")
+            lines.extend(dbt_report(record))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every size and engine, print the table, write the JSON; 0 unless nothing ran."""
+    args = parse_args(argv)
+    machine = machine_info()
+    started_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    print("\n".join(machine_header(machine)), flush=True)
+    records: list[dict[str, Any]] = []
+    data: dict[str, Any] = {}
+    logs = args.out.with_suffix("")
+    for rows in args.sizes:
+        label = size_label(rows)
+        state = args.work_dir / label
+        raw_dir = state / "raw" / "online_retail_ii"
+        print(f"[{label}] {rows:,} rows", flush=True)
+        data[label] = {"rows": rows, **ensure_data(raw_dir, rows, args.seed, args.chunk_rows)}
+        for engine in args.engines:
+            records.append(run_engine(engine, rows, state, raw_dir, args, logs))
+        if not args.keep_data:
+            _remove(state)
+    machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    text = render(machine, data, records)
+    print("\n" + text, flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "started_at": started_at,
+        "finished_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])],
+        "settings": {
+            "sizes": args.sizes,
+            "engines": args.engines,
+            "seed": args.seed,
+            "timeout_s": args.timeout,
+            "pandas_max_rss_gb": args.pandas_max_rss_gb,
+            "work_dir": str(args.work_dir),
+            "keep_data": args.keep_data,
+            "dbt_args": args.dbt_args,
+        },
+        "machine": machine,
+        "data": data,
+        "results": records,
+        "ratios_dbt_over_pyspark": ratios(records),
+        "table": text,
+    }
+    args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    print(f"\nResults written to {args.out}", flush=True)
+    return 0 if records else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

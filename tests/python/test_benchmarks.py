@@ -1,0 +1,201 @@
+"""The benchmark harness works end to end, and the plain PySpark floor computes the marts.
+
+Runs ``benchmarks/run_benchmarks.py`` at a tiny size with the two engines that need no
+metastore, then checks that the table and the JSON carry every field, and that the plain
+PySpark script's marts EQUAL the pandas reference's (money to the cent, counts exact):
+the Spark floor of the benchmark computes the same thing as the project. No timing is
+asserted: figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lgs_testing import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+SIZE = "20k"
+ROWS = 20_000
+RESULT_FIELDS = {
+    "size",
+    "rows",
+    "engine",
+    "status",
+    "reason",
+    "wall_s",
+    "cpu_s",
+    "peak_rss_gib",
+    "rows_per_s",
+    "load_average_before",
+    "measurement",
+}
+MACHINE_FIELDS = {
+    "cores",
+    "memory_gib",
+    "cpu_model",
+    "java",
+    "python",
+    "pyspark",
+    "dbt_core",
+    "pandas",
+    "load_average_start",
+    "load_average_end",
+}
+TABLE_HEADER = ("size", "engine", "wall s", "CPU s", "peak RSS GiB", "rows/s", "status")
+
+# Per table: the key that orders rows, money columns (compared to the cent), float columns
+# (ratios, averages: compared to 1e-9 relative). Everything else must be exactly equal.
+TABLES: dict[str, tuple[str | None, set[str], set[str]]] = {
+    "staging_counts": (None, set(), set()),
+    "monthly_sales": (
+        "year_month",
+        {"sales_amount", "previous_sales_amount"},
+        {"sales_growth_pct"},
+    ),
+    "monthly_orders": ("year_month", set(), {"cancellation_rate_pct"}),
+    "monthly_active_users": ("year_month", set(), set()),
+    "monthly_new_existing_users": ("year_month", set(), {"new_user_share_pct"}),
+    "customer_rfm_scores": ("customer_id", {"monetary"}, set()),
+    "rfm_segment_summary": (
+        "segment_rank",
+        {"revenue"},
+        {
+            "customer_share_pct",
+            "revenue_share_pct",
+            "avg_recency_days",
+            "avg_frequency",
+            "avg_monetary",
+        },
+    ),
+    "invoice_amounts": ("invoice_id", {"invoice_amount"}, {"outlier_threshold"}),
+    "invoice_amount_distribution": (
+        "population",
+        {"min_amount", "max_amount", "mean_amount", "median_amount", "mode_amount", "p85_amount"},
+        {"percentile"},
+    ),
+    "invoice_amount_histogram": ("bin_index", set(), {"bin_lower", "bin_upper", "share_pct"}),
+}
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One harness run at 20k rows, pyspark and pandas only, in a temporary folder."""
+    folder = tmp_path_factory.mktemp("bench")
+    out = folder / "results.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "benchmarks" / "run_benchmarks.py"),
+            "--rows",
+            SIZE,
+            "--only",
+            "pyspark,pandas",
+            "--work-dir",
+            str(folder / "work"),
+            "--out",
+            str(out),
+            "--keep-data",
+            "--timeout",
+            "900",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return {
+        "stdout": result.stdout,
+        "json": json.loads(out.read_text()),
+        "outputs": folder / "work" / SIZE / "out",
+    }
+
+
+def _read(folder: Path, name: str) -> pd.DataFrame:
+    # Spark writes a folder of part files, pandas one file: pandas reads both.
+    path = folder / name if (folder / name).is_dir() else folder / f"{name}.parquet"
+    return pd.read_parquet(path)
+
+
+def _cents(values: pd.Series) -> list[Decimal | None]:
+    return [None if pd.isna(v) else Decimal(str(v)).quantize(Decimal("0.01")) for v in values]
+
+
+def _plain(values: pd.Series) -> list[object]:
+    """Comparable Python values: NaN/NaT/None as None, dates and timestamps as Timestamps."""
+    if values.dtype == object and values.map(lambda v: hasattr(v, "isoformat")).any():
+        values = pd.to_datetime(values)
+    return [None if pd.isna(v) else v for v in values.astype(object)]
+
+
+def test_table_and_json_have_every_field(harness):
+    stdout, payload = harness["stdout"], harness["json"]
+    header = next(line for line in stdout.splitlines() if line.startswith("size"))
+    assert header.split() == " ".join(TABLE_HEADER).split()
+    for word in ("machine:", "cores", "GiB RAM", "software:", "load average"):
+        assert word in stdout
+    rows = [line.split() for line in stdout.splitlines() if line.startswith(f"{SIZE} ")]
+    assert [row[1] for row in rows] == ["pyspark", "pandas"]
+    assert all(row[-1] == "ok" for row in rows)
+
+    assert set(payload["machine"]) >= MACHINE_FIELDS
+    assert payload["machine"]["cores"] >= 1
+    assert payload["settings"]["sizes"] == [ROWS]
+    assert payload["data"][SIZE]["rows"] == ROWS
+    assert [record["engine"] for record in payload["results"]] == ["pyspark", "pandas"]
+    for record in payload["results"]:
+        assert set(record) >= RESULT_FIELDS, RESULT_FIELDS - set(record)
+        assert record["status"] == "ok", record["reason"]
+        assert record["size"] == SIZE and record["rows"] == ROWS
+        assert record["wall_s"] > 0 and record["cpu_s"] > 0 and record["peak_rss_gib"] > 0
+        assert record["rows_per_s"] > 0
+        assert record["measurement"]["samples"] >= 1
+        # The kernel's CPU accounting covered the whole tree (every process was reaped).
+        assert record["measurement"]["cpu_exact"]
+        assert not record["measurement"]["notes"], record["measurement"]["notes"]
+    spark = payload["results"][0]
+    # The JVM is in the measured tree: its memory and CPU are counted.
+    assert spark["measurement"]["peak_processes"] >= 2
+    assert set(spark["timings"]) >= {"session_start_s", "compute_s", "tables_s"}
+    assert payload["table"].splitlines()[0].startswith("machine:")
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_plain_pyspark_marts_equal_the_pandas_reference(harness, table):
+    key, money, floats = TABLES[table]
+    ours = _read(harness["outputs"] / "pyspark", table)
+    theirs = _read(harness["outputs"] / "pandas", table)
+    assert sorted(ours.columns) == sorted(theirs.columns)
+    assert len(ours) == len(theirs) > 0
+    if key is not None:
+        ours = ours.sort_values(key, ignore_index=True)
+        theirs = theirs.sort_values(key, ignore_index=True)
+        assert ours[key].astype(str).tolist() == theirs[key].astype(str).tolist()
+    for column in theirs.columns:
+        if column in money:
+            assert _cents(ours[column]) == _cents(theirs[column]), column
+        elif column in floats:
+            mine, reference = ours[column].astype(float), theirs[column].astype(float)
+            assert mine.isna().tolist() == reference.isna().tolist(), column
+            assert np.allclose(mine.dropna(), reference.dropna(), rtol=1e-9, atol=1e-9), column
+        else:
+            assert _plain(ours[column]) == _plain(theirs[column]), column
+
+
+def test_the_staging_balance_holds(harness):
+    counts = _read(harness["outputs"] / "pyspark", "staging_counts").iloc[0]
+    assert counts["raw_rows"] == ROWS
+    assert counts["raw_rows"] == (
+        counts["staged_rows"] + counts["removed_duplicates"] + counts["quarantined_rows"]
+    )
+    assert counts["removed_duplicates"] > 0, "the generator always writes overlap duplicates"
