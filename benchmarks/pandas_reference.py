@@ -19,23 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 try:
-    from lgs_analytics.reference.pipeline import run_reference
+    from lgs_analytics.reference.pipeline import STAGING_TABLES, run_reference
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from lgs_analytics.reference.pipeline import run_reference
-
-# The published tables; the staged rows themselves are not written (nor by the Spark floor).
-MARTS = (
-    "monthly_sales",
-    "monthly_orders",
-    "monthly_active_users",
-    "monthly_new_existing_users",
-    "customer_rfm_scores",
-    "rfm_segment_summary",
-    "invoice_amounts",
-    "invoice_amount_distribution",
-    "invoice_amount_histogram",
-)
+    from lgs_analytics.reference.pipeline import STAGING_TABLES, run_reference
 
 
 def staging_counts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -62,7 +49,8 @@ def run(raw_dir: Path, out_dir: Path) -> dict[str, object]:
     compute_s = time.perf_counter() - started
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"staging_counts": staging_counts(tables)}
-    written.update({name: tables[name] for name in MARTS})
+    # The published tables; the staged rows themselves are not written (nor by the Spark floor).
+    written.update({name: frame for name, frame in tables.items() if name not in STAGING_TABLES})
     write_started = time.perf_counter()
     for name, frame in written.items():
         frame.to_parquet(out_dir / f"{name}.parquet", index=False)

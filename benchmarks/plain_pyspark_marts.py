@@ -45,10 +45,12 @@ SEEDS = PROJECT_ROOT / "seeds"
 
 try:
     from lgs_analytics.paths import ProjectPaths
+    from lgs_analytics.raw_layout import RAW_CSV_OPTIONS
     from lgs_analytics.spark_session import session_parameters
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
     from lgs_analytics.paths import ProjectPaths
+    from lgs_analytics.raw_layout import RAW_CSV_OPTIONS
     from lgs_analytics.spark_session import session_parameters
 
 RAW_SCHEMA = (
@@ -70,20 +72,6 @@ RAW_FIELDS = {
     "_corrupt_record": "raw_record",
 }
 # The options of the raw table (macros/register_raw_source.sql), so rows split identically.
-CSV_OPTIONS = {
-    "header": "true",
-    "encoding": "UTF-8",
-    "mode": "PERMISSIVE",
-    "columnNameOfCorruptRecord": "_corrupt_record",
-    "multiLine": "false",
-    "quote": '"',
-    "escape": '"',
-    "enforceSchema": "false",
-    "ignoreLeadingWhiteSpace": "false",
-    "ignoreTrailingWhiteSpace": "false",
-    "nullValue": "",
-    "emptyValue": "",
-}
 # Metastore settings make no sense without Hive; everything else is the local target's.
 HIVE_ONLY_PREFIXES = ("spark.hadoop.javax.jdo.", "spark.hadoop.hive.", "spark.hadoop.datanucleus.")
 
@@ -183,7 +171,7 @@ def service_code_filter(stock_code: str = "stock_code") -> Any:
 
 def read_raw(spark: SparkSession, raw_dir: Path) -> DataFrame:
     """The landing zone as the raw table reads it: eight strings and the corrupt record."""
-    return spark.read.schema(RAW_SCHEMA).options(**CSV_OPTIONS).csv(str(raw_dir))
+    return spark.read.schema(RAW_SCHEMA).options(**RAW_CSV_OPTIONS).csv(str(raw_dir))
 
 
 def staged_rows(raw: DataFrame) -> DataFrame:

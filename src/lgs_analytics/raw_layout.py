@@ -35,6 +35,24 @@ DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 LEGACY_DATE_FORMAT = "%m/%d/%Y %H:%M"
 MANIFEST_NAME = "_manifest.json"  # leading underscore: Spark skips it when reading the folder
 
+RAW_CSV_OPTIONS: dict[str, str] = {
+    "header": "true",
+    "encoding": "UTF-8",
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": "_corrupt_record",
+    "multiLine": "false",
+    "quote": '"',
+    "escape": '"',
+    "enforceSchema": "false",
+    "ignoreLeadingWhiteSpace": "false",
+    "ignoreTrailingWhiteSpace": "false",
+    "nullValue": "",
+    "emptyValue": "",
+}
+"""Spark CSV options of the raw table (``macros/register_raw_source.sql``), for readers
+outside dbt: the plain-PySpark benchmark and the cleansing tests. A unit test keeps the
+macro's ``options (...)`` block equal to this."""
+
 SERVICE_CODES: frozenset[str] = frozenset(
     {
         "POST",

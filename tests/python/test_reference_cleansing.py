@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from lgs_analytics.raw_layout import RAW_COLUMNS
+from lgs_analytics.raw_layout import RAW_COLUMNS, RAW_CSV_OPTIONS
 from lgs_analytics.reference import marts
 from lgs_analytics.reference.cleansing import (
     QUARANTINE_REASONS,
@@ -22,6 +23,7 @@ from lgs_analytics.reference.cleansing import (
     split_csv_line,
 )
 from lgs_analytics.reference.pipeline import run_reference
+from lgs_testing import PROJECT_ROOT
 
 HEADER = ",".join(RAW_COLUMNS)
 GOOD = (
@@ -120,21 +122,14 @@ def test_split_csv_line_like_spark(line, fields):
     assert split_csv_line(line) == fields
 
 
-SPARK_CSV_OPTIONS = {
-    # The options of the raw table in macros/register_raw_source.sql.
-    "header": "true",
-    "encoding": "UTF-8",
-    "mode": "PERMISSIVE",
-    "columnNameOfCorruptRecord": "_corrupt_record",
-    "multiLine": "false",
-    "quote": '"',
-    "escape": '"',
-    "enforceSchema": "false",
-    "ignoreLeadingWhiteSpace": "false",
-    "ignoreTrailingWhiteSpace": "false",
-    "nullValue": "",
-    "emptyValue": "",
-}
+def test_raw_csv_options_are_those_of_the_registered_table():
+    """The readers outside dbt use the raw table's CSV dialect, option for option."""
+    ddl = (PROJECT_ROOT / "macros" / "register_raw_source.sql").read_text()
+    block = re.search(r"\boptions \((.*?)\n\s*\)", ddl, re.S)
+    assert block, "no options (...) block in register_raw_source.sql"
+    options = dict(re.findall(r"^\s*(\w+) '(.*)',?$", block.group(1), re.M))
+    options.pop("path")
+    assert options == RAW_CSV_OPTIONS
 
 
 def tricky_lines(count: int, seed: int) -> list[str]:
@@ -157,7 +152,7 @@ def test_reader_matches_spark_csv_reader(spark, tmp_path):
     (folder).mkdir()
     (folder / "part-00000.csv").write_bytes((HEADER + "\n" + body).encode() + b"bad \xff\n")
     schema = ", ".join(f"`{name}` string" for name in [*RAW_COLUMNS, "_corrupt_record"])
-    expected = spark.read.schema(schema).options(**SPARK_CSV_OPTIONS).csv(str(folder)).collect()
+    expected = spark.read.schema(schema).options(**RAW_CSV_OPTIONS).csv(str(folder)).collect()
     actual = load_raw_lines(folder)
     assert len(actual) == len(expected) == len(lines) + 1
     for (_, mine), theirs in zip(actual.iterrows(), expected, strict=True):

@@ -10,6 +10,9 @@ import pandas as pd
 from lgs_analytics.reference import marts, outliers, rfm
 from lgs_analytics.reference.cleansing import cleanse, load_raw_lines
 
+STAGING_TABLES = ("stg_transactions", "stg_quarantine")
+"""Keys of ``run_reference``'s result that hold staged rows rather than a published table."""
+
 
 def run_reference(
     raw_dir: str | Path,

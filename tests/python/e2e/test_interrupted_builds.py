@@ -1,10 +1,12 @@
 """Killing `dbt build` never leaves a consumer with a missing, empty or half-written table.
 
-The sparkplus table materialization writes `<name>__dbt_new` and swaps it in with two
-metastore renames (see src/dbt/include/sparkplus/macros/table.sql). Here a real build on
-real Spark is SIGKILLed at several points — during SQL models and during a Python model —
-and after each kill a new process checks that every table is there with all its rows; a
-final rerun completes normally (no stale Derby lock, no leftovers).
+The sparkplus table materialization writes a new version folder `<name>__dbt_v<run id>`
+and publishes it with one `alter table ... set location` (renames only when the schema or
+the partitioning changed; see src/dbt/include/sparkplus/macros/swap_table.sql and
+docs/RELIABILITY.md §2). Here a real build on real Spark is SIGKILLed at several points —
+during SQL models and during a Python model — and after each kill a new process checks that
+every table is there with all its rows; a final rerun completes normally (no stale Derby
+lock, no leftovers).
 """
 
 from __future__ import annotations
