@@ -23,7 +23,7 @@ STACK_TRACE_MARKERS = ("Traceback (most recent call last)", "\tat org.", "Py4JJa
 # Runs a list of steps in ONE new Spark process on the state's catalog and prints one JSON
 # document: `dbt` steps run dbt in this process (as `lgs build` does: dbt's SparkSession is
 # the one get_session returns), `read` steps return the rows of named queries and a
-# checksum of every table of the given schemas.
+# checksum of every table and view of the given schemas (rows: None for a view).
 STEPS = r"""
 import json, sys
 from lgs_analytics.paths import ProjectPaths
@@ -54,27 +54,38 @@ def row_hashes(table, exclude):
     )
 
 def checksums(schemas, exclude):
-    # One Spark job for every table: the sorted row hashes of each, hashed again.
+    # Tables: the sorted row hashes of each, hashed again, all in one Spark job. Persistent
+    # views (the audit schema's stored test failures, view models): the hash of their
+    # definition, as the rows a view lists follow from its text and the tables it reads,
+    # which are checksummed too. Not this session's temporary views (dbt's `__dbt_tmp`).
+    import hashlib
+    import re
     from functools import reduce
     from pyspark.sql import functions as F
-    names = [
-        f"{schema}.{table.name}"
+    objects = {
+        f"{schema}.{table.name}": table.tableType
         for schema in schemas
         if spark.catalog.databaseExists(schema)
         for table in spark.catalog.listTables(schema)
-        # Tables and persistent views (the audit schema's stored test failures, view
-        # models), not this session's temporary views (dbt's `__dbt_tmp`).
         if table.tableType != "TEMPORARY" and not table.isTemporary
-    ]
-    if not names:
-        return {}
-    hashes = reduce(lambda a, b: a.unionByName(b), [row_hashes(n, exclude) for n in names])
-    rows = hashes.groupBy("table_name").agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sha2(F.concat_ws(",", F.sort_array(F.collect_list("row_hash"))), 256).alias("hash"),
-    ).collect()
-    found = {row["table_name"]: {"rows": row["rows"], "hash": row["hash"]} for row in rows}
-    return {name: found.get(name, {"rows": 0, "hash": None}) for name in names}
+    }
+    found = {}
+    for name, kind in objects.items():
+        if kind == "VIEW":
+            text = spark.sql(f"show create table {name}").collect()[0][0]
+            # The metastore's time of the last DDL changes whenever a view is replaced.
+            text = re.sub(r"'transient_lastDdlTime' = '[0-9]+'", "", text)
+            found[name] = {"rows": None, "hash": hashlib.sha256(text.encode()).hexdigest()}
+    tables = [name for name, kind in objects.items() if kind != "VIEW"]
+    if tables:
+        hashes = reduce(lambda a, b: a.unionByName(b), [row_hashes(n, exclude) for n in tables])
+        rows = hashes.groupBy("table_name").agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sha2(F.concat_ws(",", F.sort_array(F.collect_list("row_hash"))), 256).alias("hash"),
+        ).collect()
+        for row in rows:
+            found[row["table_name"]] = {"rows": row["rows"], "hash": row["hash"]}
+    return {name: found.get(name, {"rows": 0, "hash": None}) for name in objects}
 
 results = []
 for step in request["steps"]:
