@@ -3,7 +3,8 @@
 
 The whole project build runs on the cluster while one worker is SIGKILLed mid-build: the
 build must still succeed, and its marts (read back by a new Spark process through the shared
-catalog) must equal those of a `local` build of the same data. Everything the services open
+catalog) must equal those of a `local` build of the same data: the e2e suite's malformed-row
+dataset, whose local build (`malformed_build`) other tests use too. Everything the services open
 must listen on 127.0.0.1 only. Every server is stopped by the fixtures, even on failure.
 """
 
@@ -40,9 +41,7 @@ from lgs_testing import PROJECT_ROOT
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 TEST_STATE_ROOT = Path(os.environ.get("LGS_TEST_STATE_ROOT", PROJECT_ROOT / ".lgs-test"))
-GENERATE = ["--rows", "60000", "--seed", "3"]
 CLUSTER_STATE = TEST_STATE_ROOT / "cluster"
-REFERENCE_STATE = TEST_STATE_ROOT / "cluster-local"
 DBT = str(Path(sys.executable).with_name("dbt"))
 # Everything a previous run of these tests generated, except the landed raw data.
 GENERATED = (
@@ -121,10 +120,11 @@ def reset_state(paths: ProjectPaths) -> None:
         shutil.rmtree(paths.state / name, ignore_errors=True)
 
 
-def ensure_raw(state: Path, env: dict[str, str]) -> None:
+def land_raw(state: Path, source: Path) -> None:
+    """Land a copy of another state's raw files (modification times kept)."""
     raw = state / "raw" / "online_retail_ii"
-    if not (raw / "_manifest.json").exists():
-        run_lgs(["generate", *GENERATE, "--out", str(raw)], env)
+    shutil.rmtree(raw, ignore_errors=True)
+    shutil.copytree(source, raw)
 
 
 def export_tables(env: dict[str, str], out: Path, target: str) -> dict[str, pd.DataFrame]:
@@ -205,7 +205,7 @@ def assert_frames_equal(name: str, actual: pd.DataFrame, expected: pd.DataFrame)
 
 
 @pytest.fixture(scope="module")
-def services() -> Iterator[Services]:
+def services(malformed_build) -> Iterator[Services]:
     """Metastore + standalone cluster (1 master, 2 workers) on free loopback ports."""
     paths = ProjectPaths(root=PROJECT_ROOT, state=CLUSTER_STATE)
     reset_state(paths)
@@ -215,7 +215,7 @@ def services() -> Iterator[Services]:
         LGS_SPARK_MASTER=f"spark://{LOOPBACK}:{port}",
         LGS_METASTORE_PORT=str(metastore_port),
     )
-    ensure_raw(CLUSTER_STATE, env)
+    land_raw(CLUSTER_STATE, malformed_build.raw)
     try:
         run_lgs(["metastore", "start"], env, timeout=600)
         started = time.monotonic()
@@ -329,37 +329,9 @@ def cluster_build(services: Services) -> ClusterBuild:
 
 
 @pytest.fixture(scope="module")
-def reference_tables() -> dict[str, pd.DataFrame]:
-    """The same data built on the `local` target (models and seeds), read in a new process."""
-    paths = ProjectPaths(root=PROJECT_ROOT, state=REFERENCE_STATE)
-    reset_state(paths)
-    env = isolated_env(REFERENCE_STATE)
-    ensure_raw(REFERENCE_STATE, env)
-    # The data tests already ran in the build under test; the reference needs the tables.
-    result = subprocess.run(
-        [
-            DBT,
-            "build",
-            "--target",
-            "local",
-            "--resource-type",
-            "model",
-            "--resource-type",
-            "seed",
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(PROJECT_ROOT),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
-    return export_tables(env, REFERENCE_STATE / "export", "local")
+def reference_tables(malformed_build) -> dict[str, pd.DataFrame]:
+    """The same data built on the `local` target, read in a new process."""
+    return export_tables(malformed_build.env, malformed_build.state / "export-all", "local")
 
 
 def test_cluster_daemons_listen_on_loopback_only(services: Services) -> None:
