@@ -144,7 +144,10 @@ def spark_settings(target: str = "local") -> dict[str, str]:
 
 def start_session(target: str = "local") -> SparkSession:
     """A SparkSession (in-memory catalog) configured like the dbt target."""
+    from dbt.adapters.sparkplus.class_sharing import share_classes
+
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    share_classes(os.environ)  # as dbt's session and the project's tools do
     # The profile's relative paths (log4j configuration) are relative to the project root.
     os.chdir(PROJECT_ROOT)
     builder = SparkSession.builder

@@ -194,7 +194,16 @@ def machine_info() -> dict[str, Any]:
         "dbt_spark": _version("dbt-spark"),
         "pandas": _version("pandas"),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "jvm_archive": _jvm_archive(),
     }
+
+
+def _jvm_archive() -> str | None:
+    """The Spark driver's class archive that the dbt and PySpark runs map, if there is one."""
+    from dbt.adapters.sparkplus.class_sharing import archive_path
+
+    path = archive_path()
+    return str(path) if path is not None and path.is_file() else None
 
 
 def machine_header(machine: dict[str, Any]) -> list[str]:
@@ -209,6 +218,8 @@ def machine_header(machine: dict[str, Any]) -> list[str]:
         f"{machine['pyspark']}, dbt-core {machine['dbt_core']}, dbt-spark "
         f"{machine['dbt_spark']}, pandas {machine['pandas']}",
         f"load average (1/5/15 min) at start {load}{load_end}",
+        "Spark class archive (lgs jvm-archive): "
+        + ("used" if machine.get("jvm_archive") else "none, Spark drivers load their classes"),
     ]
 
 

@@ -93,6 +93,20 @@ def _cmd_doctor(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_jvm_archive(args: argparse.Namespace) -> int:
+    from lgs_analytics.environment import check_java
+    from lgs_analytics.jvm_archive import archive_path, ensure
+
+    check_java()
+    if archive_path() is None:
+        print("Class-data sharing is off (LGS_JVM_ARCHIVE).")
+        return 0
+    path = ensure(force=args.force)
+    if path is not None and not args.force:
+        print(f"Spark class archive: {path}")
+    return 0 if path is not None else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lgs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check Java and the environment")
     doctor.set_defaults(func=_cmd_doctor)
+
+    archive = commands.add_parser(
+        "jvm-archive", help="write the Spark driver's class archive (Spark starts ~5 s faster)"
+    )
+    archive.add_argument("--force", action="store_true", help="write it again")
+    archive.set_defaults(func=_cmd_jvm_archive)
     add_commands(commands)
     return parser
 

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from dbt.adapters.sparkplus.class_sharing import share_classes
 from lgs_analytics.paths import ProjectPaths
 
 PROFILE_NAME = "lgs"
@@ -75,6 +76,7 @@ def get_session(
     for key, value in paths.environment().items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    share_classes(os.environ)
     # Relative paths in the profile (log4j config, state folder) are relative to the root.
     os.chdir(paths.root)
     builder = SparkSession.builder.enableHiveSupport()

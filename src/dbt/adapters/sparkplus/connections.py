@@ -14,6 +14,7 @@ from dbt.adapters.spark.connections import (
 from dbt.adapters.spark.session import SessionConnectionWrapper
 from dbt_common.exceptions import DbtRuntimeError
 
+from dbt.adapters.sparkplus.class_sharing import share_classes
 from dbt.adapters.sparkplus.metastore_lock import (
     MetastoreInUseError,
     MetastoreUnreachableError,
@@ -65,6 +66,7 @@ class SparkplusConnectionManager(SparkConnectionManager):
         if connection.credentials.method == SparkConnectionMethod.SESSION:
             _check_metastore_available(connection.credentials.server_side_parameters)
             _bind_web_ui_like_the_driver(connection.credentials.server_side_parameters)
+            share_classes(os.environ)
         connection = super().open(connection)
         handle = connection.handle
         if type(handle) is SessionConnectionWrapper:
