@@ -94,8 +94,9 @@ def _cmd_doctor(_: argparse.Namespace) -> int:
 
 
 def _cmd_jvm_archive(args: argparse.Namespace) -> int:
+    from dbt.adapters.sparkplus.class_sharing import archive_path
     from lgs_analytics.environment import check_java
-    from lgs_analytics.jvm_archive import archive_path, ensure
+    from lgs_analytics.jvm_archive import ensure
 
     check_java()
     if archive_path() is None:

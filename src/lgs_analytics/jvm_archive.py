@@ -7,7 +7,7 @@ parquet tables, joins, aggregates, converts to and from pandas, and fits the MLl
 the Python models use. When that JVM exits it writes every class it loaded into the
 archive, which is then moved into place in one rename: a reader never sees half a file.
 
-Writing takes about half a minute and ~150 MB in the virtual environment; it is an
+Writing takes about a minute and ~230 MB in the virtual environment; it is an
 optimisation only: when it fails, Spark starts the usual way and the reason is printed.
 """
 
@@ -23,9 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dbt.adapters.sparkplus.class_sharing import SUBMIT_OPTS, archive_path
-
-__all__ = ["archive_path", "ensure"]
+from dbt.adapters.sparkplus.class_sharing import SUBMIT_OPTS, archive_path, cds_option, without_cds
 
 # Smaller than this, the JVM wrote no usable archive (a real one is 100-200 MB).
 MIN_ARCHIVE_BYTES = 1_000_000
@@ -45,7 +43,7 @@ def ensure(force: bool = False, quiet: bool = False, timeout: float = 900) -> Pa
             return path
         started = time.monotonic()
         if not quiet:
-            print("Writing the Spark class archive (once per environment, about 30 s)...")
+            print("Writing the Spark class archive (once per environment, about a minute)...")
         problem = _write(path, timeout)
         if problem:
             print(f"warning: no Spark class archive, Spark starts the usual way: {problem}")
@@ -64,12 +62,8 @@ def _write(path: Path, timeout: float) -> str | None:
     partial.unlink(missing_ok=True)
     work = Path(tempfile.mkdtemp(prefix="lgs-jvm-archive-"))
     env = dict(os.environ)
-    options = " ".join(
-        part
-        for part in env.get(SUBMIT_OPTS, "").split()
-        if "SharedArchiveFile" not in part and "ArchiveClassesAtExit" not in part
-    )
-    env[SUBMIT_OPTS] = f"{options} -XX:ArchiveClassesAtExit={partial} -Xlog:cds*=off".strip()
+    dump = cds_option("-XX:ArchiveClassesAtExit", partial)
+    env[SUBMIT_OPTS] = f"{without_cds(env.get(SUBMIT_OPTS, ''))} {dump} -Xlog:cds*=off".strip()
     env["LGS_STATE_DIR"] = str(work / "state")
     env.pop("LGS_RAW_PATH", None)
     try:
@@ -180,15 +174,11 @@ def workload(work: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The workload process of `_write` (users run `lgs jvm-archive`)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true", help="write it again")
-    parser.add_argument("--workload", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.workload:
-        workload(Path(args.workload))
-        return 0
-    ensure(force=args.force)
-    return 0  # an optimisation: never fails the command that asked for it
+    parser.add_argument("--workload", required=True, help="a scratch folder")
+    workload(Path(parser.parse_args(argv).workload))
+    return 0
 
 
 if __name__ == "__main__":

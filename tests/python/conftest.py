@@ -22,7 +22,7 @@ os.environ.setdefault(
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Every Spark driver JVM of the suite maps the class archive (written once, ~1 min):
-    each starts about 5 s sooner, and the suite starts some 80 of them."""
+    each starts about 5 s sooner, and the suite starts dozens of them."""
     from dbt.adapters.sparkplus.class_sharing import share_classes
     from lgs_analytics.jvm_archive import ensure
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from dbt.adapters.sparkplus.class_sharing import archive_path, share_classes
+from dbt.adapters.sparkplus.class_sharing import archive_path, share_classes, without_cds
 from lgs_analytics.jvm_archive import ensure
-from lgs_testing import PROJECT_ROOT
+from reliability_testing import lgs
 
 SPARK_CONTEXT = "org.apache.spark.SparkContext "
 
@@ -43,6 +42,7 @@ def test_share_classes_adds_the_archive_once_and_keeps_other_options(tmp_path: P
     writing = {"LGS_JVM_ARCHIVE": str(archive), "SPARK_SUBMIT_OPTS": "-XX:ArchiveClassesAtExit=x"}
     assert share_classes(writing) is None
     assert writing["SPARK_SUBMIT_OPTS"] == "-XX:ArchiveClassesAtExit=x"
+    assert without_cds("-Dkeep=1 -XX:ArchiveClassesAtExit=x -XX:SharedArchiveFile=y") == "-Dkeep=1"
 
 
 def _spark_context_source(tmp_path: Path, name: str, **extra: str) -> str:
@@ -54,17 +54,8 @@ def _spark_context_source(tmp_path: Path, name: str, **extra: str) -> str:
         LGS_DRIVER_JAVA_OPTIONS=f"-Xlog:class+load=info:file={log}",
         **extra,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "lgs_analytics.cli", "sql", "select 1 as one"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert '{"one": 1}' in result.stdout
+    result = lgs("sql", "select 1 as one", env=env, timeout=600).assert_ok()
+    assert '{"one": 1}' in result.output
     lines = [line for line in log.read_text().splitlines() if SPARK_CONTEXT in line]
     assert lines, "the JVM logged no load of SparkContext"
     return lines[0].split(" source: ", 1)[1]

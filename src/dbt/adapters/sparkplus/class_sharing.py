@@ -6,8 +6,8 @@ start. A dynamic AppCDS archive (JDK 13+, `-XX:ArchiveClassesAtExit`) holds thos
 already parsed and verified; a JVM started with `-XX:SharedArchiveFile=<archive>` maps it
 and skips that work (measured in docs/PERFORMANCE.md).
 
-`lgs_analytics.jvm_archive` writes the archive once per environment (`lgs jvm-archive`,
-run by `make build` and the test suite). This module only finds it and points the next
+`lgs_analytics.jvm_archive` writes the archive once per environment (`lgs jvm-archive`;
+the test suite runs it at its start). This module only finds it and points the next
 driver JVM at it through `SPARK_SUBMIT_OPTS`, which spark-submit passes to the driver JVM
 in client mode (pyspark and dbt-spark's session method start Spark that way). It never
 fails a run: no archive, `LGS_JVM_ARCHIVE=off`, or an archive the JVM refuses (another JDK
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import MutableMapping
@@ -29,6 +30,8 @@ OFF = {"off", "0", "false", "no"}
 SUBMIT_OPTS = "SPARK_SUBMIT_OPTS"
 # Bump when the archive's workload changes, so that an environment writes a new one.
 FORMAT = "1"
+# The JVM options that use or write an archive: a JVM takes one archive at most.
+CDS_FLAGS = ("-XX:SharedArchiveFile", "-XX:ArchiveClassesAtExit")
 
 
 def java_executable(environ: MutableMapping[str, str] = os.environ) -> Path | None:
@@ -75,9 +78,15 @@ def archive_path(environ: MutableMapping[str, str] = os.environ) -> Path | None:
     )
 
 
-def _option(flag: str, path: Path) -> str:
+def cds_option(flag: str, path: Path) -> str:
+    """`flag=path` for SPARK_SUBMIT_OPTS (which spark-submit splits on spaces unless quoted)."""
     text = f"{flag}={path}"
     return f'"{text}"' if " " in text else text
+
+
+def without_cds(options: str) -> str:
+    """`options` without any option that uses or writes an archive."""
+    return shlex.join(part for part in shlex.split(options) if not part.startswith(CDS_FLAGS))
 
 
 def share_classes(environ: MutableMapping[str, str] = os.environ) -> Path | None:
@@ -87,13 +96,13 @@ def share_classes(environ: MutableMapping[str, str] = os.environ) -> Path | None
     its own CDS options, e.g. while the archive is being written).
     """
     options = environ.get(SUBMIT_OPTS, "")
-    if "SharedArchiveFile" in options or "ArchiveClassesAtExit" in options:
+    if any(part.startswith(CDS_FLAGS) for part in shlex.split(options)):
         return None
     path = archive_path(environ)
     if path is None or not path.is_file():
         return None
     # -Xlog:cds*=off: a JVM that cannot use the archive says so on stdout; it then simply
     # loads its classes from the jars, which is not worth a line in dbt's output.
-    shared = f"{_option('-XX:SharedArchiveFile', path)} -Xlog:cds*=off"
+    shared = f"{cds_option('-XX:SharedArchiveFile', path)} -Xlog:cds*=off"
     environ[SUBMIT_OPTS] = f"{options} {shared}".strip()
     return path
