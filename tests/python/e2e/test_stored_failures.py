@@ -1,0 +1,123 @@
+"""Stored test failures: a view from an earlier build is replaced in place, not dropped first.
+
+The probe project (tests/python/fixtures/python_model_project) gets one singular test whose
+failing rows are stored (`store_failures`), and one process runs three `dbt build`s of it
+on real Spark and a real Derby metastore, reading the audit relation after each:
+
+1. failures stored as a table (the first build: nothing to drop);
+2. stored as a view: the table from build 1 must be dropped before the view is created;
+3. stored as a view again, with a lower limit: the view must be replaced by `create or
+   replace view` alone (no drop: a metastore transaction per test on every rebuild), and
+   list the new failing rows.
+
+Every SQL statement dbt ran is taken from its `SQLQuery` events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lgs_testing import LOG4J, PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+FIXTURE = PROJECT_ROOT / "tests" / "python" / "fixtures" / "python_model_project"
+AUDIT = "probe_audit.probe_amount_over_limit"
+
+SINGULAR_TEST = """
+{{ config(store_failures=true, store_failures_as=var('store_as'), schema='audit',
+          severity='warn') }}
+select order_id, amount from {{ ref('probe_orders') }} where amount > {{ var('limit') }}
+"""
+
+BUILDS = """
+import json, sys
+from dbt.cli.main import dbtRunner
+from pyspark.sql import SparkSession
+
+project, audit, builds = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+statements = []
+
+def on_event(event):
+    if event.info.name == "SQLQuery":
+        statements.append(event.data.sql)
+
+runner = dbtRunner(callbacks=[on_event])
+results = []
+for variables in builds:
+    statements.clear()
+    result = runner.invoke([
+        "build", "--select", "probe_orders", "probe_amount_over_limit",
+        "--vars", json.dumps(variables), "--project-dir", project, "--profiles-dir", project,
+    ])
+    spark = SparkSession.builder.getOrCreate()
+    name = audit.split(".")[1]
+    results.append({
+        "success": result.success,
+        "statuses": sorted(str(node.status) for node in result.result.results),
+        "drops": [s for s in statements if "drop " in s.lower() and name in s],
+        "creates": [s for s in statements if "create " in s.lower() and name in s],
+        "type": spark.catalog.getTable(audit).tableType,
+        "failing_orders": sorted(row.order_id for row in spark.table(audit).collect()),
+    })
+print("RESULT " + json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> list[dict]:
+    work = tmp_path_factory.mktemp("stored-failures")
+    project = work / "project"
+    shutil.copytree(FIXTURE, project)
+    (project / "tests").mkdir()
+    (project / "tests" / "probe_amount_over_limit.sql").write_text(SINGULAR_TEST)
+    state = work / "state"
+    state.mkdir()
+    env = dict(os.environ, PROBE_STATE_DIR=str(state), PROBE_LOG4J=str(LOG4J), DO_NOT_TRACK="1")
+    plan = [
+        {"store_as": "table", "limit": 5},
+        {"store_as": "view", "limit": 5},
+        {"store_as": "view", "limit": 2},
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", BUILDS, str(project), AUDIT, json.dumps(plan)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0 and "RESULT " in result.stdout, (
+        result.stdout[-6000:] + result.stderr[-4000:]
+    )
+    return json.loads(result.stdout.split("RESULT ", 1)[1])
+
+
+def test_every_build_stores_the_failing_rows(builds):
+    for build in builds:
+        assert build["success"], build
+        assert build["statuses"] == ["success", "warn"], build
+    # Orders of 10.50 and 2.25: one is over 5, both are over 2.
+    assert [build["failing_orders"] for build in builds] == [[1], [1], [1, 2]]
+    assert [build["type"] == "VIEW" for build in builds] == [False, True, True]
+
+
+def test_a_table_is_dropped_before_its_view_is_created(builds):
+    first, second, _ = builds
+    assert first["drops"] == []
+    assert len(second["drops"]) == 1 and "drop table" in second["drops"][0].lower()
+    assert "view" in second["creates"][0].lower()
+
+
+def test_a_view_is_replaced_in_place(builds):
+    third = builds[2]
+    assert third["drops"] == [], third["drops"]
+    [create] = third["creates"]
+    assert "create or replace view" in " ".join(create.lower().split())
