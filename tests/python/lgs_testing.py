@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from types import ModuleType
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOG4J = PROJECT_ROOT / "conf" / "log4j2.properties"
+# What the suite sets for the Spark JVMs it starts (tests/python/conftest.py): the C1-only
+# JIT of drivers and executors, and the class archive. Kept when a test clears the LGS_
+# variables of the engineer's own environment.
+SUITE_SETTINGS = ("LGS_DRIVER_JAVA_OPTIONS", "LGS_EXECUTOR_JAVA_OPTIONS", "LGS_JVM_ARCHIVE")
+
+
+def environ_without_lgs() -> dict[str, str]:
+    """This process's environment without LGS_ variables, except the suite's own settings."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("LGS_") or key in SUITE_SETTINGS
+    }
 
 
 def load_python_model(relative_path: str) -> ModuleType:

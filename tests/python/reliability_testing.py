@@ -6,7 +6,6 @@ Importable from every test folder (tests/python is on pytest's path), like lgs_t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lgs_analytics.services.process import descendants, listening_sockets
-from lgs_testing import PROJECT_ROOT
+from lgs_testing import PROJECT_ROOT, environ_without_lgs
 
 DBT = str(Path(sys.executable).with_name("dbt"))
 STACK_TRACE_MARKERS = ("Traceback (most recent call last)", "\tat org.", "Py4JJavaError")
@@ -120,7 +119,7 @@ print("RESULT " + json.dumps(results, default=str))
 
 def state_env(state: Path, **extra: str) -> dict[str, str]:
     """Environment of a run on its own state folder (dbt artifacts and logs inside it)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LGS_")}
+    env = environ_without_lgs()
     env.update(
         LGS_STATE_DIR=str(state),
         DBT_TARGET_PATH=str(state / "target"),

@@ -36,7 +36,7 @@ from lgs_analytics.services.process import (
     listening_sockets,
     wait_until,
 )
-from lgs_testing import PROJECT_ROOT
+from lgs_testing import PROJECT_ROOT, environ_without_lgs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -79,7 +79,7 @@ class Services:
 def isolated_env(state: Path, **extra: str) -> dict[str, str]:
     """The state folder's environment; dbt's artifacts and logs stay inside it, so that
     builds of other tests (or engineers) in the same checkout never share `target/`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LGS_")}
+    env = environ_without_lgs()
     env.update(
         LGS_STATE_DIR=str(state),
         DO_NOT_TRACK="1",

@@ -34,7 +34,7 @@ from lgs_analytics.services.process import (
     spark_home,
     start_ticks,
 )
-from lgs_testing import PROJECT_ROOT
+from lgs_testing import PROJECT_ROOT, environ_without_lgs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -122,7 +122,7 @@ def services() -> Iterator[SharedServices]:
     for name in GENERATED:
         shutil.rmtree(STATE / name, ignore_errors=True)
     metastore_port, thrift_port = free_ports(2)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LGS_")}
+    env = environ_without_lgs()
     env.update(
         LGS_STATE_DIR=str(STATE),
         LGS_METASTORE_PORT=str(metastore_port),
