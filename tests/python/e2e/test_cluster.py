@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from lgs_analytics.paths import ProjectPaths
@@ -246,6 +247,20 @@ class ClusterBuild:
     seconds: float
     killed_worker: ServiceProcess
     sockets: list[tuple[int, str, int]]
+    executor_commands: list[list[str]]
+
+
+def _executor_commands(pids: list[int]) -> list[list[str]]:
+    """The command lines of the Spark executor JVMs among ``pids``."""
+    commands = []
+    for pid in pids:
+        try:
+            command = psutil.Process(pid).cmdline()
+        except psutil.Error:
+            continue
+        if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in command:
+            commands.append(command)
+    return commands
 
 
 def _watch(stream, lines: list[str], started: threading.Event) -> None:
@@ -315,6 +330,7 @@ def cluster_build(services: Services) -> ClusterBuild:
             pids += descendants(build.pid)
             pids.append(metastore.server_pid(metastore.MetastoreLayout(services.paths.state)))
             sockets = listening_sockets(pids)
+            executor_commands = _executor_commands(pids)
             os.kill(victim.pid, signal.SIGKILL)
             returncode = build.wait(timeout=1800)
         finally:
@@ -325,7 +341,7 @@ def cluster_build(services: Services) -> ClusterBuild:
     result = subprocess.CompletedProcess(
         build.args, returncode, "".join(lines), stderr_path.read_text(errors="replace")
     )
-    return ClusterBuild(result, time.monotonic() - started_at, victim, sockets)
+    return ClusterBuild(result, time.monotonic() - started_at, victim, sockets, executor_commands)
 
 
 @pytest.fixture(scope="module")
@@ -374,6 +390,16 @@ def test_executors_run_python_with_the_project_interpreter(services: Services) -
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"PREFIXES [{sys.prefix!r}]" in result.stdout, result.stdout
+
+
+def test_executors_take_the_executor_java_options(cluster_build: ClusterBuild) -> None:
+    """`LGS_EXECUTOR_JAVA_OPTIONS` reaches the JVM of every executor of the build (the suite
+    sets the C1-only JIT, tests/python/conftest.py)."""
+    options = os.environ["LGS_EXECUTOR_JAVA_OPTIONS"].split()
+    assert options
+    assert len(cluster_build.executor_commands) == 2, cluster_build.executor_commands
+    for command in cluster_build.executor_commands:
+        assert set(options) <= set(command), command
 
 
 def test_build_survives_losing_a_worker(services: Services, cluster_build: ClusterBuild) -> None:
