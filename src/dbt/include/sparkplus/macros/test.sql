@@ -6,7 +6,7 @@
     dbt-core drops the old relation before creating the new one whatever their types. On
     the Hive metastore each drop is a metastore transaction of its own (the most expensive
     of a test's three statements), and every test of every rebuild pays it: 189 tests, about
-    a quarter of a rebuild's SQL time on the `local` target (docs/PERFORMANCE.md). A view is
+    a fifth of a rebuild's SQL time on the `local` target (docs/PERFORMANCE.md). A view is
     replaced in one statement; any other case (a table, or a change between table and view)
     is still dropped first, as dbt-core does.
 -#}
