@@ -54,7 +54,9 @@ def test_second_build_and_registrations_change_no_table(malformed_build) -> None
     )
     print(f"checksums, second build, two registrations: {time.monotonic() - started:.0f} s")
     tables = first["checksums"]
-    assert {"lgs_staging", "lgs_marts", "lgs_audit"} <= {name.split(".")[0] for name in tables}
+    # The audit schema holds the stored failures of the tests that found rows (none on
+    # this dataset, whose every data test passes): checksummed whatever it holds.
+    assert {"lgs_staging", "lgs_marts"} <= {name.split(".")[0] for name in tables}
     assert sum(result["rows"] or 0 for result in tables.values()) > 30_000
     assert any(result["rows"] is None for result in tables.values()), "no view was compared"
     changed = {

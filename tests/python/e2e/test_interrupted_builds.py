@@ -38,6 +38,9 @@ spark = (SparkSession.builder.master("local[1]").enableHiveSupport()
             "jdbc:derby:;databaseName=" + state + "/metastore_db;create=false")
     .config("spark.driver.extraJavaOptions", "-Dderby.system.home=" + state)
     .config("spark.ui.enabled", "false").getOrCreate())
+if len(sys.argv) > 2:
+    # A version a killed build registered and never published (its own folder).
+    spark.range(1).write.format("parquet").saveAsTable("probe." + sys.argv[2])
 tables = sorted(t.name for t in spark.catalog.listTables("probe"))
 counts = {name: spark.table("probe." + name).count() for name in tables}
 print("RESULT " + json.dumps(counts))
@@ -50,6 +53,7 @@ KILL_POINTS = [
     ("OK created python table model probe.probe_category_totals", 0.0),
 ]
 EXPECTED = {"probe_orders": 2, "probe_category_totals": 2}
+STALE_VERSION = "probe_orders__dbt_v000000000000"
 
 
 def _dbt(project: Path, env: dict[str, str]) -> subprocess.Popen:
@@ -73,11 +77,11 @@ def _dbt(project: Path, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def _tables(state: Path) -> dict[str, int]:
+def _tables(state: Path, plant: str | None = None) -> dict[str, int]:
     import json
 
     result = subprocess.run(
-        [sys.executable, "-c", READ_TABLES, str(state)],
+        [sys.executable, "-c", READ_TABLES, str(state), *([plant] if plant else [])],
         capture_output=True,
         text=True,
         timeout=600,
@@ -119,6 +123,10 @@ def test_killed_builds_leave_every_table_whole(tmp_path):
         tables = _tables(state)
         # Leftovers of the interrupted swap may exist; the consumer tables are whole.
         assert {name: tables[name] for name in EXPECTED} == EXPECTED, (marker, delay, tables)
+
+    # Whatever the kills left, one registered version is certain: the rerun finds it in
+    # dbt's relation cache and drops it.
+    assert STALE_VERSION in _tables(state, plant=STALE_VERSION)
 
     final = _dbt(project, env)
     output, _ = final.communicate(timeout=900)

@@ -17,7 +17,7 @@ from dbt.adapters.sparkplus.python_submissions import (
     SessionPythonJobHelper,
     get_session,
 )
-from dbt.adapters.sparkplus.table_versions import collect_versions, make_directory
+from dbt.adapters.sparkplus.table_versions import VERSION_MARK, collect_versions, make_directory
 
 logger = AdapterLogger("sparkplus")
 
@@ -50,6 +50,18 @@ class SparkplusAdapter(SparkAdapter):
             return False
         make_directory(spark, location)
         return True
+
+    @available
+    def version_relations(self, relation: Any) -> list[Any]:
+        """The catalog entries of `relation`'s versions (`<name>__dbt_v…`) an interrupted
+        build left, from dbt's relation cache: it lists each schema once, when the run
+        starts, so finding them costs no statement per model."""
+        prefix = (relation.identifier + VERSION_MARK).lower()
+        return [
+            found
+            for found in self.list_relations(relation.database, relation.schema)
+            if (found.identifier or "").lower().startswith(prefix)
+        ]
 
     @available
     def collect_table_versions(self, relation: Any, keep: list[str]) -> list[str]:
