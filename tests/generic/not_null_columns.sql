@@ -1,6 +1,9 @@
 {#-
-    Rows where any of `columns` is null fail. One scan for many columns: used on the
-    million-row staging table instead of one not_null test (and one scan) per column.
+    Rows where any of `columns` is null fail. One query for many columns: a model's
+    required columns are checked together (one scan of the million-row staging table, one
+    query per mart) instead of one not_null test per column; on the `local` target each
+    test is a Spark job and a round of dbt work (docs/PERFORMANCE.md). The failing rows
+    (stored in the audit schema) show which column is null.
 -#}
 {% test not_null_columns(model, columns) %}
 
