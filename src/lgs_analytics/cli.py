@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from lgs_analytics.environment import MissingRequirementError
+from lgs_analytics.export import LAYERS as EXPORT_LAYERS
 from lgs_analytics.paths import ProjectPaths
 from lgs_analytics.services.cli import add_commands
 
@@ -56,7 +57,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from lgs_analytics.export import export_tables
 
-    written = export_tables(ProjectPaths.discover(), Path(args.out), args.tables, args.target)
+    written = export_tables(
+        ProjectPaths.discover(), Path(args.out), args.tables, args.target, args.layers
+    )
     for name, path in written.items():
         print(f"{name}\t{path}")
     return 0
@@ -143,7 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="copy tables from the metastore to parquet")
     export.add_argument("--out", required=True)
     export.add_argument("--target", default="local")
-    export.add_argument("tables", nargs="*", help="schema.table names (default: all marts)")
+    export.add_argument(
+        "--layer",
+        dest="layers",
+        action="append",
+        choices=EXPORT_LAYERS,
+        help="export every table of this layer's schema (repeatable; default: marts, "
+        "staging and reference); ignored when tables are named",
+    )
+    export.add_argument("tables", nargs="*", help="schema.table names (default: see --layer)")
     export.set_defaults(func=_cmd_export)
 
     sql = commands.add_parser("sql", help="run one SQL query on the target, rows as JSON lines")

@@ -24,16 +24,25 @@ def list_tables(spark, schemas: list[str]) -> list[str]:
     return sorted(names)
 
 
+LAYERS = ("marts", "staging", "intermediate", "reference")
+DEFAULT_LAYERS = ("marts", "staging", "reference")
+
+
 def export_tables(
-    paths: ProjectPaths, out: Path, tables: list[str] | None = None, target: str = "local"
+    paths: ProjectPaths,
+    out: Path,
+    tables: list[str] | None = None,
+    target: str = "local",
+    layers: list[str] | None = None,
 ) -> dict[str, Path]:
-    """Write each table (default: every table of the project's schemas) to out/<name>.parquet."""
+    """Write each table to out/<name>.parquet: `tables` (schema.table names), or else every
+    table of the schemas of `layers` (default: marts, staging and reference)."""
     spark = get_session(paths, target, app_name="lgs-export")
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     if not tables:
         schema = load_target(paths, target).get("schema", "lgs")
-        tables = list_tables(spark, [f"{schema}_marts", f"{schema}_staging", f"{schema}_reference"])
+        tables = list_tables(spark, [f"{schema}_{layer}" for layer in layers or DEFAULT_LAYERS])
     written: dict[str, Path] = {}
     for name in tables:
         target_path = out / f"{name}.parquet"

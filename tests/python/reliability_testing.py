@@ -104,6 +104,14 @@ for step in request["steps"]:
                 for node in nodes
             },
         })
+    elif step["kind"] == "land":
+        # Files land between builds: copied in, with the modification time given.
+        import os, shutil
+        for source, target, mtime in step["files"]:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(source, target)
+            os.utime(target, (mtime, mtime))
+        results.append({"landed": [target for _, target, _ in step["files"]]})
     else:
         queries = {
             name: [row.asDict(recursive=True) for row in spark.sql(sql).collect()]
@@ -200,8 +208,10 @@ def lgs(*args: str, env: dict[str, str], timeout: float = 1800) -> Run:
 def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> list[dict]:
     """Run dbt and read steps in one new Spark process; the results of each step, in order.
 
-    A step is ``{"kind": "dbt", "args": [...]}`` or ``{"kind": "read", "queries": {name:
-    sql}, "schemas": [...], "exclude": [column names left out of the checksums]}``.
+    A step is ``{"kind": "dbt", "args": [...]}``, ``{"kind": "read", "queries": {name:
+    sql}, "schemas": [...], "exclude": [column names left out of the checksums]}`` or
+    ``{"kind": "land", "files": [[source, target, mtime], ...]}`` (files copied in between
+    builds, with that modification time).
     """
     result = subprocess.run(
         [sys.executable, "-c", STEPS, json.dumps({"steps": steps, "target": target})],

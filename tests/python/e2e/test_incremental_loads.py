@@ -3,7 +3,8 @@
 One state folder is built the way production runs: a full build on the data up to day D,
 then day D+1 landed as a new file and an incremental build, then a late correction for old
 months (a cancellation and a sale of a customer who had only bought later) and another
-incremental build. A second state folder builds the same three files from scratch. Every
+incremental build — the three builds and their reads in one Spark process, as a long-lived
+orchestrator would run them. A second state folder builds the same three files from scratch. Every
 staged, intermediate and mart table of the two must be equal, and the incremental runs
 must have rewritten only the month partitions the new files touch (told by `loaded_at`).
 The data tests run on the last incremental build, the one whose tables are compared; the
@@ -63,21 +64,16 @@ LOAD_COLUMNS = {"loaded_at", "source_file_modified_at", "parsed_row_id"}
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def _build_and_read(
-    state: Path, names: list[str], *extra: str
-) -> tuple[dict[str, str], dict[str, pd.DataFrame]]:
-    """`dbt build` of the selection, then the tables read back from the state's metastore,
-    in ONE new Spark process (dbt in-process, as `lgs build` runs it): the status of each
-    node, and each table's rows."""
-    build, read = run_steps(
-        state_env(state),
-        [
-            {"kind": "dbt", "args": ["build", *SELECTION, *extra]},
-            {"kind": "read", "queries": {name: f"select * from {name}" for name in names}},
-        ],
-    )
-    frames = {name: pd.DataFrame(rows) for name, rows in read["queries"].items()}
-    return build["statuses"], frames
+def _build(*extra: str) -> dict:
+    return {"kind": "dbt", "args": ["build", *SELECTION, *extra]}
+
+
+def _read(*names: str) -> dict:
+    return {"kind": "read", "queries": {name: f"select * from {name}" for name in names}}
+
+
+def _frames(read: dict) -> dict[str, pd.DataFrame]:
+    return {name: pd.DataFrame(rows) for name, rows in read["queries"].items()}
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -153,8 +149,10 @@ def _split_loads(source: Path) -> dict[str, object]:
     }
 
 
-def _land(landing: Path, name: str, loads: dict, part: str, mtime: float) -> None:
-    _write_rows(landing / name, loads["header"], loads[part], mtime)
+def _land(folder: Path, name: str, loads: dict, part: str, mtime: float) -> list:
+    """Write one landing's rows to folder/name; the `land` step's [source, target, mtime]."""
+    _write_rows(folder / name, loads["header"], loads[part], mtime)
+    return [str(folder / name), name, mtime]
 
 
 def _partition_stamps(frame: pd.DataFrame, month_column: str) -> dict[int, str]:
@@ -186,7 +184,7 @@ def loads(tmp_path_factory) -> dict:
     return _split_loads(source)
 
 
-def test_incremental_builds_equal_a_full_refresh(loads):
+def test_incremental_builds_equal_a_full_refresh(loads, tmp_path):
     ensure_profile(ProjectPaths.discover(PROJECT_ROOT))
     incremental = TEST_STATE_ROOT / "incremental"
     full = TEST_STATE_ROOT / "incremental-full"
@@ -194,31 +192,52 @@ def test_incremental_builds_equal_a_full_refresh(loads):
         shutil.rmtree(state, ignore_errors=True)
     landing = incremental / "raw" / "online_retail_ii"
     landed_at = datetime(2011, 12, 10, 6, 0).timestamp()
+    files = [
+        _land(tmp_path, f"part-0000{index}.csv", loads, part, landed_at + index * 86_400)
+        for index, part in enumerate(("base", "day", "corrections"))
+    ]
     transactions = "lgs_staging.stg_online_retail__transactions"
     rows_parsed = "lgs_staging.stg_online_retail__rows_parsed"
     orders = "lgs_marts.monthly_orders"
     customers = "lgs_intermediate.int_customers_summarized"
+    names = [f"{schema}.{table}" for schema, group in TABLES.items() for table in group]
 
-    # Day D: the first build is a full one.
-    _land(landing, "part-00000.csv", loads, "base", landed_at)
-    _, tables = _build_and_read(incremental, [transactions, orders], *TABLES_ONLY)
-    before = _partition_stamps(tables[transactions], "year_month")
-    cancelled_before = tables[orders].set_index("year_month").cancelled_orders
+    # Production's order, in one Spark process (as a long-lived orchestrator would run
+    # it; each build registers the raw source again, so it sees the files landed since):
+    # day D and a full first build; day D+1 and an incremental build; late corrections for
+    # an old month and another incremental build, with the data tests.
+    def land(index: int) -> dict:
+        source, name, mtime = files[index]
+        return {"kind": "land", "files": [[source, str(landing / name), mtime]]}
 
-    # Day D+1 lands: only its month is rewritten, in staging and downstream.
-    _land(landing, "part-00001.csv", loads, "day", landed_at + 86_400)
-    _, tables = _build_and_read(incremental, [transactions, rows_parsed], *TABLES_ONLY)
-    after_day = _partition_stamps(tables[transactions], "year_month")
+    steps = run_steps(
+        state_env(incremental),
+        [
+            land(0),
+            _build(*TABLES_ONLY),
+            _read(transactions, orders),
+            land(1),
+            _build(*TABLES_ONLY),
+            _read(transactions, rows_parsed),
+            land(2),
+            _build(*WITH_DATA_TESTS),
+            _read(*names),
+        ],
+    )
+    first, after_day_tables, statuses = _frames(steps[2]), _frames(steps[5]), steps[7]["statuses"]
+    incremental_tables = _frames(steps[8])
+
+    # Day D+1: only its month is rewritten, in staging and downstream.
+    before = _partition_stamps(first[transactions], "year_month")
+    cancelled_before = first[orders].set_index("year_month").cancelled_orders
+    after_day = _partition_stamps(after_day_tables[transactions], "year_month")
     rewritten = sorted(month for month in after_day if after_day[month] != before.get(month))
     assert rewritten == loads["day_months"]
-    parsed = _partition_stamps(tables[rows_parsed], "partition_month")
+    parsed = _partition_stamps(after_day_tables[rows_parsed], "partition_month")
     run_stamp = after_day[rewritten[0]]
     assert sorted(m for m, stamp in parsed.items() if stamp == run_stamp) == loads["day_months"]
 
     # Late corrections for an old month: that month is rewritten, the others are not.
-    _land(landing, "part-00002.csv", loads, "corrections", landed_at + 2 * 86_400)
-    names = [f"{schema}.{table}" for schema, group in TABLES.items() for table in group]
-    statuses, incremental_tables = _build_and_read(incremental, names, *WITH_DATA_TESTS)
     assert any(node.startswith("test.") for node in statuses), "no data test ran"
     failed = {node: status for node, status in statuses.items() if status not in OK_STATUSES}
     assert not failed, failed
@@ -235,9 +254,12 @@ def test_incremental_builds_equal_a_full_refresh(loads):
 
     # The same three files built from scratch.
     full_landing = full / "raw" / "online_retail_ii"
-    for index, part in enumerate(("base", "day", "corrections")):
-        _land(full_landing, f"part-0000{index}.csv", loads, part, landed_at + index * 86_400)
-    _, full_tables = _build_and_read(full, names, *TABLES_ONLY)
+    everything = [[source, str(full_landing / name), mtime] for source, name, mtime in files]
+    _, _, read = run_steps(
+        state_env(full),
+        [{"kind": "land", "files": everything}, _build(*TABLES_ONLY), _read(*names)],
+    )
+    full_tables = _frames(read)
 
     assert set(incremental_tables) == set(full_tables)
     for name, frame in full_tables.items():
