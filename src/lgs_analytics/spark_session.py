@@ -16,6 +16,7 @@ import jinja2
 import yaml
 
 from dbt.adapters.sparkplus.class_sharing import share_classes
+from dbt.adapters.sparkplus.connections import bind_web_ui_like_the_driver
 from lgs_analytics.paths import ProjectPaths
 
 PROFILE_NAME = "lgs"
@@ -79,8 +80,11 @@ def get_session(
     share_classes(os.environ)
     # Relative paths in the profile (log4j config, state folder) are relative to the root.
     os.chdir(paths.root)
+    parameters = session_parameters(paths, target)
+    # The web UI (LGS_SPARK_UI) listens where the driver does, as in dbt's own session.
+    bind_web_ui_like_the_driver(parameters)
     builder = SparkSession.builder.enableHiveSupport()
-    for key, value in session_parameters(paths, target).items():
+    for key, value in parameters.items():
         builder = builder.config(key, value)
     if app_name:
         builder = builder.appName(app_name)

@@ -205,6 +205,14 @@ def lgs(*args: str, env: dict[str, str], timeout: float = 1800) -> Run:
     return run_watched([sys.executable, "-m", "lgs_analytics.cli", *args], env, timeout)
 
 
+def _steps_command(steps: list[dict], target: str) -> list[str]:
+    return [sys.executable, "-c", STEPS, json.dumps({"steps": steps, "target": target})]
+
+
+def _step_results(output: str) -> list[dict]:
+    return json.loads(output.split("RESULT ", 1)[1])
+
+
 def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> list[dict]:
     """Run dbt and read steps in one new Spark process; the results of each step, in order.
 
@@ -214,7 +222,7 @@ def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> 
     builds, with that modification time).
     """
     result = subprocess.run(
-        [sys.executable, "-c", STEPS, json.dumps({"steps": steps, "target": target})],
+        _steps_command(steps, target),
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -225,7 +233,17 @@ def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> 
     assert result.returncode == 0 and "RESULT " in result.stdout, (
         result.stdout[-6000:] + result.stderr[-6000:]
     )
-    return json.loads(result.stdout.split("RESULT ", 1)[1])
+    return _step_results(result.stdout)
+
+
+def run_steps_watched(
+    env: dict[str, str], steps: list[dict], target: str = "local"
+) -> tuple[Run, list[dict]]:
+    """`run_steps`, watched like `dbt()`: the process's output (dbt's console output
+    included) and the sockets it listened on, with the results of each step."""
+    run = run_watched(_steps_command(steps, target), env, timeout=3600).assert_ok()
+    assert "RESULT " in run.output, run.output[-6000:]
+    return run, _step_results(run.output)
 
 
 def read_state(

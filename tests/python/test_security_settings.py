@@ -140,11 +140,11 @@ def test_docs_server_process_listens_on_loopback_only(tmp_path: Path) -> None:
 
 
 def test_web_ui_binds_where_the_driver_binds(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dbt.adapters.sparkplus.connections import _bind_web_ui_like_the_driver
+    from dbt.adapters.sparkplus.connections import bind_web_ui_like_the_driver
 
     monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
-    _bind_web_ui_like_the_driver({"spark.driver.bindAddress": "127.0.0.1"})
+    bind_web_ui_like_the_driver({"spark.driver.bindAddress": "127.0.0.1"})
     assert os.environ["SPARK_LOCAL_IP"] == "127.0.0.1"
     monkeypatch.setenv("SPARK_LOCAL_IP", "10.0.0.5")  # an explicit choice wins
-    _bind_web_ui_like_the_driver({"spark.driver.bindAddress": "127.0.0.1"})
+    bind_web_ui_like_the_driver({"spark.driver.bindAddress": "127.0.0.1"})
     assert os.environ["SPARK_LOCAL_IP"] == "10.0.0.5"

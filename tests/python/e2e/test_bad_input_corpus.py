@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from lgs_testing import PROJECT_ROOT
-from reliability_testing import STACK_TRACE_MARKERS, Run, dbt, lgs, run_steps, state_env
+from reliability_testing import STACK_TRACE_MARKERS, Run, lgs, run_steps_watched, state_env
 
 pytestmark = pytest.mark.e2e
 
@@ -510,12 +510,12 @@ def corpus() -> CorpusBuild:
         (RAW / name).unlink()
     (RAW / "2011").rmdir()
 
-    # The staging layer on every row-level case, with the Spark UI on (see the socket test).
-    build = dbt("build", *STAGING_SELECTION, env={**env, "LGS_SPARK_UI": "true"})
-    build.assert_ok()
-    freshness, read = run_steps(
-        env,
+    # The staging layer on every row-level case, with the Spark UI on (see the socket
+    # test), then source freshness and the reads, in one Spark process.
+    build, (_, freshness, read) = run_steps_watched(
+        {**env, "LGS_SPARK_UI": "true"},
         [
+            {"kind": "dbt", "args": ["build", *STAGING_SELECTION]},
             {"kind": "dbt", "args": ["source", "freshness"]},
             {"kind": "read", "queries": QUERIES},
         ],

@@ -65,7 +65,7 @@ class SparkplusConnectionManager(SparkConnectionManager):
     def open(cls, connection: Any) -> Any:
         if connection.credentials.method == SparkConnectionMethod.SESSION:
             _check_metastore_available(connection.credentials.server_side_parameters)
-            _bind_web_ui_like_the_driver(connection.credentials.server_side_parameters)
+            bind_web_ui_like_the_driver(connection.credentials.server_side_parameters)
             share_classes(os.environ)
         connection = super().open(connection)
         handle = connection.handle
@@ -97,7 +97,7 @@ def _check_metastore_available(parameters: dict[str, str]) -> None:
         raise DbtRuntimeError(str(exc)) from None
 
 
-def _bind_web_ui_like_the_driver(parameters: dict[str, str]) -> None:
+def bind_web_ui_like_the_driver(parameters: dict[str, str]) -> None:
     """Make Spark's web UI listen where the driver does, before this process starts Spark.
 
     `spark.driver.bindAddress` covers the driver's RPC and block manager, but the web UI
