@@ -81,6 +81,9 @@ while not stopped.is_set():
         text = " <- ".join(causes) or str(error).strip().splitlines()[0][:400]
         record = {"at": started, "error": text}
     print(json.dumps(record), flush=True)
+    # A read takes ~0.15 s: a pause as long leaves a core to the build being read during
+    # (2 cores), and still reads several times a second through every rebuild.
+    stopped.wait(0.15)
 """
 
 
