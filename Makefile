@@ -39,8 +39,15 @@ format: bootstrap
 	@$(BIN)/ruff check --fix src tests/python python_models benchmarks
 	@LGS_STATE_DIR=$(CURDIR)/.lgs-lint $(BIN)/sqlfluff fix models tests analyses
 
+# Two pytest-xdist workers: while one test waits (a JVM or a service starting, a process
+# ending, a single-threaded step), the other uses the core (docs/PERFORMANCE.md). Tests that
+# share a built state folder or a module's services run on the same worker (tests/python/
+# conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_WORKERS_ARGS = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+
 pytest: bootstrap
-	@$(BIN)/pytest $(PYTEST_ARGS)
+	@$(BIN)/pytest $(PYTEST_WORKERS_ARGS) $(PYTEST_ARGS)
 
 docs-serve: bootstrap
 	@$(BIN)/lgs docs-serve

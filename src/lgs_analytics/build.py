@@ -48,7 +48,7 @@ def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
     return True
 
 
-def fingerprint(paths: ProjectPaths, target: str) -> str:
+def fingerprint(paths: ProjectPaths, target: str, unit_tests: bool = False) -> str:
     """Hash of every input of the build: project files, landed files, settings."""
     digest = hashlib.sha256()
     for folder in INPUT_DIRS:
@@ -65,7 +65,8 @@ def fingerprint(paths: ProjectPaths, target: str) -> str:
         stat = path.stat()
         digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("LGS_", "DBT_"))}
-    digest.update(json.dumps({"target": target, "env": settings}).encode())
+    run = {"target": target, "env": settings, **({"unit_tests": True} if unit_tests else {})}
+    digest.update(json.dumps(run).encode())
     return digest.hexdigest()
 
 
@@ -73,12 +74,14 @@ def _fingerprint_path(paths: ProjectPaths) -> Path:
     return paths.state / FINGERPRINT_FILE
 
 
-def is_up_to_date(paths: ProjectPaths, target: str, print_fn=print) -> bool:
+def is_up_to_date(
+    paths: ProjectPaths, target: str, print_fn=print, unit_tests: bool = False
+) -> bool:
     path = _fingerprint_path(paths)
     if not path.exists() or not paths.warehouse.exists():
         return False
     recorded = json.loads(path.read_text())
-    if recorded.get("fingerprint") != fingerprint(paths, target):
+    if recorded.get("fingerprint") != fingerprint(paths, target, unit_tests):
         return False
     print_fn(
         f"Nothing changed since the last successful build ({recorded.get('finished_at')}): "
@@ -87,11 +90,11 @@ def is_up_to_date(paths: ProjectPaths, target: str, print_fn=print) -> bool:
     return True
 
 
-def record_success(paths: ProjectPaths, target: str) -> None:
+def record_success(paths: ProjectPaths, target: str, unit_tests: bool = False) -> None:
     _fingerprint_path(paths).write_text(
         json.dumps(
             {
-                "fingerprint": fingerprint(paths, target),
+                "fingerprint": fingerprint(paths, target, unit_tests),
                 "target": target,
                 "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
             },
@@ -131,8 +134,14 @@ def main_job(
     full_refresh: bool = False,
     docs: bool = True,
     report: bool = True,
+    unit_tests: bool = False,
 ) -> int:
-    """Run the whole pipeline; 0 on success."""
+    """Run the whole pipeline; 0 on success.
+
+    dbt's unit tests run only with ``unit_tests``: they check the models' logic on fixed
+    inputs, so a production run gains nothing from them (dbt Labs' advice); `make test`
+    runs them, and so does a plain `dbt build`.
+    """
     from lgs_analytics.environment import check_java
 
     check_java()
@@ -140,10 +149,12 @@ def main_job(
     if ensure_profile(paths):
         print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
     ensure_raw_data(paths, rows, seed)
-    if not (force or full_refresh) and is_up_to_date(paths, target):
+    if not (force or full_refresh) and is_up_to_date(paths, target, unit_tests=unit_tests):
         return 0
     started = time.monotonic()
     build_args = ["build", "--target", target, *(["--full-refresh"] if full_refresh else [])]
+    if not unit_tests:
+        build_args += ["--exclude-resource-type", "unit_test"]
     if not run_dbt(paths, build_args):
         return 1
     if docs and not run_dbt(paths, ["docs", "generate", "--target", target]):
@@ -153,6 +164,6 @@ def main_job(
 
         written = write_report(paths, target=target)
         print(f"Report: {written}")
-    record_success(paths, target)
+    record_success(paths, target, unit_tests)
     print(f"Main job finished in {time.monotonic() - started:.0f} s.")
     return 0

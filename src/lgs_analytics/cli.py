@@ -26,6 +26,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         full_refresh=args.full_refresh,
         docs=not args.skip_docs,
         report=not args.skip_report,
+        unit_tests=args.unit_tests,
     )
 
 
@@ -124,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="rebuild the incremental models from all landed data (implies --force)",
+    )
+    build.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="also run the dbt unit tests (fixed inputs: development and CI, as dbt advises)",
     )
     build.add_argument("--skip-docs", action="store_true")
     build.add_argument("--skip-report", action="store_true")

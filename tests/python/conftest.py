@@ -58,3 +58,25 @@ def spark(tmp_path_factory):
     )
     yield session
     session.stop()
+
+
+# Fixtures that own a state folder (a Derby metastore only one process may open): every
+# test that needs one runs on the same pytest-xdist worker, so the state is built once.
+STATE_FIXTURES = ("malformed_build", "default_build")
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The group of tests one pytest-xdist worker runs (`make test` runs two workers with
+    `--dist loadgroup`): the tests of one built state folder, else those of one module, whose
+    module fixtures (services, builds) then start once."""
+    for name in STATE_FIXTURES:
+        if name in item.fixturenames:
+            return name
+    return item.nodeid.split("::", 1)[0]
+
+
+# tryfirst: pytest-xdist reads the mark in its own hook of the same name.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))

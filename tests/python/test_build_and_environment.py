@@ -96,6 +96,8 @@ def test_fingerprint_follows_models_and_landed_data(tmp_path):
     first = fingerprint(paths, "local")
     assert fingerprint(paths, "local") == first
     assert fingerprint(paths, "cluster") != first
+    # A build with the dbt unit tests is not the same run as the main command's.
+    assert fingerprint(paths, "local", unit_tests=True) != first
     (paths.root / "models" / "a.sql").write_text("select 2 as id\n")
     second = fingerprint(paths, "local")
     assert second != first

@@ -195,7 +195,10 @@ def test_job_definition_runs_dbt_build_on_the_databricks_target() -> None:
     assert dbt_task["source"] == "GIT"
     assert "project_directory" in dbt_task
     assert all(command.startswith("dbt ") for command in dbt_task["commands"])
-    assert dbt_task["commands"][-1] == "dbt build --target databricks"
+    # A production run: the unit tests (fixed inputs) run in CI, as dbt Labs advises.
+    assert dbt_task["commands"][-1] == (
+        "dbt build --target databricks --exclude-resource-type unit_test"
+    )
     # Our own profile: Databricks allows profiles_directory only without a warehouse_id.
     assert "warehouse_id" not in dbt_task
     assert (PROJECT_ROOT / dbt_task["profiles_directory"] / "profiles.yml").is_file()
@@ -262,5 +265,5 @@ def test_render_script_exits_2_in_one_sentence_without_variables() -> None:
         check=True,
     )
     assert json.loads(rendered.stdout)["tasks"][0]["dbt_task"]["commands"][-1] == (
-        "dbt build --target databricks"
+        "dbt build --target databricks --exclude-resource-type unit_test"
     )

@@ -114,11 +114,12 @@ def default_tables(default_build: BuiltProject) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def malformed_build() -> BuiltProject:
-    """A small dataset with every malformed-row kind injected."""
+    """A small dataset with every malformed-row kind injected; the suite's run of the dbt
+    unit tests, which the main command leaves out."""
     return build_project(
         "malformed",
         generate_args=["--rows", "30000", "--seed", "7", "--malformed-share", "0.01"],
-        build_args=["--skip-docs", "--skip-report"],
+        build_args=["--skip-docs", "--skip-report", "--unit-tests"],
     )
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import numpy as np
@@ -40,20 +41,14 @@ def _cents(values: pd.Series) -> list:
     return [None if pd.isna(v) else Decimal(str(v)).quantize(Decimal("0.01")) for v in values]
 
 
-def test_raw_source_counts_equal_the_manifest(default_build):
-    manifest = default_build.manifest
-    [row] = default_build.sql(
-        "select count(*) as lines, count(distinct `Invoice`) as invoices from raw.online_retail_ii"
-    )
-    assert row["lines"] == manifest["lines"]
-
-
-def test_staging_equals_the_manifest(default_build):
-    manifest = default_build.manifest
-    expected = manifest["deduplicated"]
+@pytest.fixture(scope="module")
+def staged_counts(default_build) -> dict:
+    """Counts of the raw source and of staging on the default build, in one new process."""
     [row] = default_build.sql(
         """
         select
+            (select count(*) from raw.online_retail_ii) as raw_lines,
+            (select count(distinct `Invoice`) from raw.online_retail_ii) as raw_invoices,
             count(*) as rows,
             sum(removed_duplicates) as removed_duplicates,
             count(distinct invoice_id) as invoices,
@@ -74,6 +69,20 @@ def test_staging_equals_the_manifest(default_build):
         from lgs_staging.stg_online_retail__transactions
         """
     )
+    return row
+
+
+def test_raw_source_counts_equal_the_manifest(default_build, staged_counts):
+    manifest = default_build.manifest
+    assert staged_counts["raw_lines"] == manifest["lines"]
+    # Removing exact duplicate lines never removes an invoice's last line.
+    assert staged_counts["raw_invoices"] == manifest["deduplicated"]["invoices"]
+
+
+def test_staging_equals_the_manifest(default_build, staged_counts):
+    manifest = default_build.manifest
+    expected = manifest["deduplicated"]
+    row = staged_counts
     assert row["removed_duplicates"] == manifest["exact_duplicate_rows"]
     for key in (
         "rows",
@@ -134,11 +143,6 @@ def test_malformed_rows_are_quarantined_with_their_reason(malformed_build):
     for kind, count in manifest["malformed_rows"].items():
         assert count > 0, f"generator produced no {kind} rows"
         expected[EXPECTED_REASON[kind]] = expected.get(EXPECTED_REASON[kind], 0) + count
-    rows = malformed_build.sql(
-        "select quarantine_reason, count(*) as n "
-        "from lgs_staging.stg_online_retail__quarantined_rows group by quarantine_reason"
-    )
-    assert {row["quarantine_reason"]: row["n"] for row in rows} == expected
     [balance] = malformed_build.sql(
         """
         select
@@ -147,10 +151,40 @@ def test_malformed_rows_are_quarantined_with_their_reason(malformed_build):
             (select sum(removed_duplicates) from lgs_staging.stg_online_retail__transactions)
                 as duplicates,
             (select count(*) from lgs_staging.stg_online_retail__quarantined_rows)
-                as quarantined
+                as quarantined,
+            (
+                select to_json(map_from_entries(collect_list(struct(quarantine_reason, n))))
+                from (
+                    select quarantine_reason, count(*) as n
+                    from lgs_staging.stg_online_retail__quarantined_rows
+                    group by quarantine_reason
+                )
+            ) as reasons
         """
     )
+    assert json.loads(balance["reasons"]) == expected
     assert balance["raw_rows"] == manifest["lines"]
     assert balance["staged"] == manifest["deduplicated"]["rows"]
     assert balance["duplicates"] == manifest["exact_duplicate_rows"]
     assert balance["raw_rows"] == balance["staged"] + balance["duplicates"] + balance["quarantined"]
+
+
+def _closing_line(state) -> str:
+    """dbt's summary of the last build in the state's log ("Finished running ... data tests")."""
+    log = (state / "logs" / "dbt.log").read_text(errors="replace")
+    return [
+        line for line in log.splitlines() if "Finished running" in line and "data test" in line
+    ][-1]
+
+
+def test_unit_tests_run_in_the_suite_not_in_the_main_command(default_build, malformed_build):
+    # The main command (`lgs build`) is a production run: models, seeds and data tests.
+    closing = _closing_line(default_build.state)
+    assert "unit test" not in closing, closing
+    # The suite's build of the malformed dataset runs them (`lgs build --unit-tests`).
+    target = malformed_build.state / "target"
+    declared = json.loads((target / "manifest.json").read_text())["unit_tests"]
+    assert f"{len(declared)} unit tests" in _closing_line(malformed_build.state)
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    unit = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_")}
+    assert set(unit) == set(declared) and set(unit.values()) == {"pass"}, unit
