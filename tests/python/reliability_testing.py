@@ -6,6 +6,8 @@ Importable from every test folder (tests/python is on pytest's path), like lgs_t
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -89,7 +91,9 @@ def checksums(schemas, exclude):
 results = []
 for step in request["steps"]:
     if step["kind"] == "dbt":
+        import time
         from dbt.cli.main import dbtRunner
+        started = time.time()
         result = dbtRunner().invoke(
             [*step["args"], "--project-dir", str(paths.root), "--profiles-dir", str(paths.root)]
         )
@@ -98,6 +102,8 @@ for step in request["steps"]:
         nodes = getattr(result.result, "results", None) or []
         results.append({
             "dbt": step["args"],
+            "started": started,
+            "ended": time.time(),
             "statuses": {
                 str(getattr(getattr(node, "node", None), "unique_id", None)):
                 str(getattr(node.status, "value", node.status))
@@ -112,6 +118,16 @@ for step in request["steps"]:
             shutil.copyfile(source, target)
             os.utime(target, (mtime, mtime))
         results.append({"landed": [target for _, target, _ in step["files"]]})
+    elif step["kind"] == "pause":
+        # Tell the test this point is reached (a file appears); go on when it says so.
+        import os, time
+        open(step["reached"], "w").close()
+        deadline = time.monotonic() + step.get("timeout", 600)
+        while not os.path.exists(step["resume"]):
+            if time.monotonic() > deadline:
+                sys.exit(f"no go-ahead at {step['reached']}")
+            time.sleep(0.2)
+        results.append({"paused": step["reached"]})
     else:
         queries = {
             name: [row.asDict(recursive=True) for row in spark.sql(sql).collect()]
@@ -210,7 +226,8 @@ def _steps_command(steps: list[dict], target: str) -> list[str]:
 
 
 def _step_results(output: str) -> list[dict]:
-    return json.loads(output.split("RESULT ", 1)[1])
+    # One line of JSON; the JVM may write to a merged stderr after it.
+    return json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
 
 
 def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> list[dict]:
@@ -219,7 +236,9 @@ def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> 
     A step is ``{"kind": "dbt", "args": [...]}``, ``{"kind": "read", "queries": {name:
     sql}, "schemas": [...], "exclude": [column names left out of the checksums]}`` or
     ``{"kind": "land", "files": [[source, target, mtime], ...]}`` (files copied in between
-    builds, with that modification time).
+    builds, with that modification time). A dbt step's result has its start and end
+    (``time.time()``); ``{"kind": "pause", "reached": path, "resume": path}`` creates the
+    first file and waits for the second (see ``Steps``, which runs steps in the background).
     """
     result = subprocess.run(
         _steps_command(steps, target),
@@ -244,6 +263,66 @@ def run_steps_watched(
     run = run_watched(_steps_command(steps, target), env, timeout=3600).assert_ok()
     assert "RESULT " in run.output, run.output[-6000:]
     return run, _step_results(run.output)
+
+
+class Steps:
+    """Steps run in the background by one new Spark process, paused where the test acts.
+
+    ``pause(name)`` is a step: the process says it got there (`reached(name)` waits for
+    that) and waits for `resume(name)`. The output goes to ``log``, not a pipe that a busy
+    build could fill; `results()` waits for the end and returns each step's result.
+    """
+
+    def __init__(self, env: dict[str, str], folder: Path, target: str = "local") -> None:
+        self.env, self.folder, self.target = env, folder, target
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / "steps.log"
+        self.process: subprocess.Popen | None = None
+
+    def pause(self, name: str) -> dict:
+        reached, resume = self.folder / f"{name}.reached", self.folder / f"{name}.resume"
+        for path in (reached, resume):
+            path.unlink(missing_ok=True)
+        return {"kind": "pause", "reached": str(reached), "resume": str(resume)}
+
+    def start(self, steps: list[dict]) -> Steps:
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                _steps_command(steps, self.target),
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        return self
+
+    def reached(self, name: str, timeout: float = 900) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while not (self.folder / f"{name}.reached").exists():
+            assert self.process.poll() is None, self.log.read_text()[-6000:]
+            assert time.monotonic() < deadline, f"steps never reached {name}"
+            time.sleep(0.2)
+
+    def resume(self, name: str) -> None:
+        (self.folder / f"{name}.resume").touch()
+
+    def results(self, timeout: float = 1800) -> list[dict]:
+        assert self.process is not None
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.stop()
+        output = self.log.read_text()
+        assert self.process.returncode == 0 and "RESULT " in output, output[-6000:]
+        return _step_results(output)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
 
 def read_state(

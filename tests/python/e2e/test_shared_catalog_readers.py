@@ -3,7 +3,9 @@
 On the shared metastore (PostgreSQL, `lgs metastore start`), a reader process — a PySpark
 "notebook" on the same catalog — queries `monthly_sales` in a loop while dbt, another
 process, rebuilds it twice: a `--full-refresh` on the same data, then an incremental
-build after a new file landed (the changed months are rebuilt). Every read must succeed
+build after a new file landed (the changed months are rebuilt). The first build and both
+rebuilds run in one dbt process (as a long-lived orchestrator runs them), paused while
+the reader starts and between the rebuilds. Every read must succeed
 and return the table as it was before a rebuild or as it is after it: never an error,
 never a mix.
 
@@ -35,7 +37,7 @@ from lgs_analytics.paths import ProjectPaths
 from lgs_analytics.services import metastore
 from lgs_analytics.services.process import free_ports
 from lgs_testing import PROJECT_ROOT
-from reliability_testing import dbt, lgs, state_env
+from reliability_testing import Steps, lgs, state_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -158,27 +160,52 @@ def shared_env():
 
 
 def test_reads_during_rebuilds_see_the_whole_table_before_or_after(shared_env) -> None:
-    first = dbt("build", "--select", "+monthly_sales", *MODELS, env=shared_env).assert_ok()
-    reader = Reader(shared_env)
-    rebuilds: dict[str, tuple[float, float]] = {}
+    # The three builds in one dbt process, as a long-lived orchestrator runs them, paused
+    # while the reader starts and between the rebuilds (each then has reads before it).
+    steps = Steps(shared_env, STATE / "steps", target="shared")
+    late_sales = STATE / "late_sales.csv"
+    late_sales.write_bytes(_late_sales())
+    steps.start(
+        [
+            {"kind": "dbt", "args": ["build", "--select", "+monthly_sales", *MODELS]},
+            steps.pause("built"),
+            {
+                "kind": "dbt",
+                "args": ["build", "--select", "monthly_sales", "--full-refresh", *MODELS],
+            },
+            steps.pause("swapped"),
+            {
+                "kind": "land",
+                "files": [[str(late_sales), str(RAW / "late_sales.csv"), time.time()]],
+            },
+            {"kind": "dbt", "args": ["build", "--select", "+monthly_sales", *MODELS]},
+        ]
+    )
+    reader = None
     try:
+        steps.reached("built")
+        reader = Reader(shared_env)
         reader.wait_for_reads(3)
-        started = time.time()
-        swap = dbt("build", "--select", "monthly_sales", "--full-refresh", *MODELS, env=shared_env)
-        rebuilds["full refresh"] = (started, time.time())
-        swap.assert_ok()
+        steps.resume("built")
+        steps.reached("swapped")
         reader.wait_for_reads(len(reader.records) + 3)
-        (RAW / "late_sales.csv").write_bytes(_late_sales())
-        started = time.time()
-        incremental = dbt("build", "--select", "+monthly_sales", *MODELS, env=shared_env)
-        rebuilds["incremental"] = (started, time.time())
-        incremental.assert_ok()
+        steps.resume("swapped")
+        results = steps.results()
         reader.wait_for_reads(len(reader.records) + 3)
     finally:
-        reader.stop()
+        steps.stop()
+        if reader is not None:
+            reader.stop()
+    first, swap, incremental = (result for result in results if "dbt" in result)
+    rebuilds = {
+        "full refresh": (swap["started"], swap["ended"]),
+        "incremental": (incremental["started"], incremental["ended"]),
+    }
     print(
-        f"builds: first {first.seconds:.0f} s, full refresh {swap.seconds:.0f} s, "
-        f"incremental {incremental.seconds:.0f} s; {len(reader.records)} reads"
+        f"builds: first {first['ended'] - first['started']:.0f} s, "
+        f"full refresh {swap['ended'] - swap['started']:.0f} s, "
+        f"incremental {incremental['ended'] - incremental['started']:.0f} s; "
+        f"{len(reader.records)} reads"
     )
     rebuild_times = json.dumps(rebuilds)
     lines = [json.dumps(record) for record in reader.records]
