@@ -39,12 +39,12 @@ format: bootstrap
 	@$(BIN)/ruff check --fix src tests/python python_models benchmarks
 	@LGS_STATE_DIR=$(CURDIR)/.lgs-lint $(BIN)/sqlfluff fix models tests analyses
 
-# Two pytest-xdist workers: while one test waits (a JVM or a service starting, a process
-# ending, a single-threaded step), the other uses the core (docs/PERFORMANCE.md). Tests that
-# share a built state folder or a module's services run on the same worker (tests/python/
-# conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+# Two pytest-xdist workers, one test file at a time each: while one test waits (a JVM or a
+# service starting, a process ending, a single-threaded step), the other uses the core. The
+# files that share a built state folder run on one worker (tests/python/conftest.py).
+# PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
-PYTEST_WORKERS_ARGS = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+PYTEST_WORKERS_ARGS = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 pytest: bootstrap
 	@$(BIN)/pytest $(PYTEST_WORKERS_ARGS) $(PYTEST_ARGS)

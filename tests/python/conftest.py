@@ -60,23 +60,41 @@ def spark(tmp_path_factory):
     session.stop()
 
 
-# Fixtures that own a state folder (a Derby metastore only one process may open): every
-# test that needs one runs on the same pytest-xdist worker, so the state is built once.
-STATE_FIXTURES = ("malformed_build", "default_build")
+# `make test` runs pytest on two pytest-xdist workers (`-n 2 --dist loadfile`): one test
+# file at a time per worker, every test of a file on the same worker. The session fixtures of
+# tests/python/e2e/conftest.py own a built state folder (a Derby metastore only one process
+# may open), so every file that uses one runs on the same worker, after one another: the
+# files listed here are one unit of the schedule.
+STATE_FIXTURES = {"default_build", "default_tables", "reference", "malformed_build"}
+STATE_FILES = {
+    "tests/python/e2e/test_cluster.py",
+    "tests/python/e2e/test_docs_and_report.py",
+    "tests/python/e2e/test_idempotency.py",
+    "tests/python/e2e/test_python_models_parity.py",
+    "tests/python/e2e/test_staging_and_marts.py",
+}
 
 
-def xdist_group(item: pytest.Item) -> str:
-    """The group of tests one pytest-xdist worker runs (`make test` runs two workers with
-    `--dist loadgroup`): the tests of one built state folder, else those of one module, whose
-    module fixtures (services, builds) then start once."""
-    for name in STATE_FIXTURES:
-        if name in item.fixturenames:
-            return name
-    return item.nodeid.split("::", 1)[0]
-
-
-# tryfirst: pytest-xdist reads the mark in its own hook of the same name.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a test that uses a built state from a file the schedule does not know."""
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+        module = item.nodeid.split("::", 1)[0]
+        if STATE_FIXTURES & set(item.fixturenames) and module not in STATE_FILES:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses a built state folder: add {module} to STATE_FILES in "
+                "tests/python/conftest.py, or two workers would open its metastore at once."
+            )
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """`--dist loadfile`, with the files of STATE_FILES as one unit."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StateFileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "built states" if module in STATE_FILES else module
+
+    return StateFileScheduling(config, log)
