@@ -61,33 +61,40 @@ def spark(tmp_path_factory):
 
 
 # `make test` runs pytest on two pytest-xdist workers (`-n 2 --dist loadfile`): one test
-# file at a time per worker, every test of a file on the same worker. The session fixtures of
-# tests/python/e2e/conftest.py own a built state folder (a Derby metastore only one process
-# may open), so every file that uses one runs on the same worker, after one another: the
-# files listed here are one unit of the schedule.
-STATE_FIXTURES = {"default_build", "default_tables", "reference", "malformed_build"}
+# file at a time per worker, in collection order (the long end-to-end files first), every
+# test of a file on the same worker. The session fixtures of tests/python/e2e/conftest.py
+# own a built state folder (a Derby metastore only one process may open), so the files that
+# use one state are one unit of the schedule: they run on one worker, one after another.
+STATE_UNITS = {
+    "default_build": "default state",
+    "default_tables": "default state",
+    "reference": "default state",
+    "malformed_build": "malformed state",
+}
 STATE_FILES = {
-    "tests/python/e2e/test_cluster.py",
-    "tests/python/e2e/test_docs_and_report.py",
-    "tests/python/e2e/test_idempotency.py",
-    "tests/python/e2e/test_python_models_parity.py",
-    "tests/python/e2e/test_staging_and_marts.py",
+    "tests/python/e2e/test_docs_and_report.py": "default state",
+    "tests/python/e2e/test_python_models_parity.py": "default state",
+    "tests/python/e2e/test_staging_and_marts.py": "default state",
+    "tests/python/e2e/test_cluster.py": "malformed state",
+    "tests/python/e2e/test_idempotency.py": "malformed state",
+    "tests/python/e2e/test_malformed_rows.py": "malformed state",
 }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse a test that uses a built state from a file the schedule does not know."""
+    """Refuse a test that uses a built state from a file outside that state's unit."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
-        if STATE_FIXTURES & set(item.fixturenames) and module not in STATE_FILES:
-            raise pytest.UsageError(
-                f"{item.nodeid} uses a built state folder: add {module} to STATE_FILES in "
-                "tests/python/conftest.py, or two workers would open its metastore at once."
-            )
+        for unit in {STATE_UNITS[name] for name in STATE_UNITS if name in item.fixturenames}:
+            if STATE_FILES.get(module) != unit:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the {unit}: list {module} as {unit!r} in STATE_FILES "
+                    "(tests/python/conftest.py), or two workers would open its metastore at once."
+                )
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """`--dist loadfile`, with the files of STATE_FILES as one unit."""
+    """`--dist loadfile`, the files of one state as one unit, units in collection order."""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadScopeScheduling
@@ -95,6 +102,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     class StateFileScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return "built states" if module in STATE_FILES else module
+            return STATE_FILES.get(module, module)
 
+    # Not xdist's default order (most tests first): the long single-test files would end
+    # the run on one worker while the other has nothing left.
+    config.option.loadscopereorder = False
     return StateFileScheduling(config, log)

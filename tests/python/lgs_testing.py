@@ -32,3 +32,13 @@ def load_python_model(relative_path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def closing_line(state: Path) -> str:
+    """dbt's summary of the state's last build with data tests ("Finished running ...")."""
+    log = (state / "logs" / "dbt.log").read_text(errors="replace")
+    lines = [
+        line for line in log.splitlines() if "Finished running" in line and "data test" in line
+    ]
+    assert lines, f"no build with data tests in {state / 'logs' / 'dbt.log'}"
+    return lines[-1]

@@ -2,35 +2,26 @@
 
 - staging and the raw source agree with the generator's ground-truth manifest;
 - every mart equals an independent pandas implementation of SPEC §2–§3 to the cent;
-- rows with every malformed kind end in quarantine with their reason, none lost.
+- the main command runs the data tests, not the unit tests.
+
+Malformed rows: test_malformed_rows.py.
 """
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from lgs_testing import closing_line
+
 pytestmark = pytest.mark.e2e
 
 MARTS = ("monthly_sales", "monthly_orders", "monthly_active_users", "monthly_new_existing_users")
 MONEY_COLUMNS = {"sales_amount", "previous_sales_amount"}
 RATIO_COLUMNS = {"sales_growth_pct", "cancellation_rate_pct", "new_user_share_pct"}
-
-# How each malformed-row kind of the generator must be classified by staging.
-EXPECTED_REASON = {
-    "bad_date": "unparseable_invoice_date",
-    "non_numeric_quantity": "unparseable_quantity",
-    "non_numeric_price": "unparseable_price",
-    "wrong_column_count": "wrong_column_count",
-    "stray_quote": "wrong_column_count",
-    "bad_encoding": "invalid_encoding",
-    "missing_invoice": "missing_invoice",
-    "missing_stock_code": "missing_stock_code",
-}
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -136,55 +127,7 @@ def test_only_the_last_month_is_partial(default_tables):
     assert sales["year_month"].iloc[-1] == 201112
 
 
-def test_malformed_rows_are_quarantined_with_their_reason(malformed_build):
-    manifest = malformed_build.manifest
-    assert manifest["malformed_total"] > 0
-    expected: dict[str, int] = {}
-    for kind, count in manifest["malformed_rows"].items():
-        assert count > 0, f"generator produced no {kind} rows"
-        expected[EXPECTED_REASON[kind]] = expected.get(EXPECTED_REASON[kind], 0) + count
-    [balance] = malformed_build.sql(
-        """
-        select
-            (select count(*) from raw.online_retail_ii) as raw_rows,
-            (select count(*) from lgs_staging.stg_online_retail__transactions) as staged,
-            (select sum(removed_duplicates) from lgs_staging.stg_online_retail__transactions)
-                as duplicates,
-            (select count(*) from lgs_staging.stg_online_retail__quarantined_rows)
-                as quarantined,
-            (
-                select to_json(map_from_entries(collect_list(struct(quarantine_reason, n))))
-                from (
-                    select quarantine_reason, count(*) as n
-                    from lgs_staging.stg_online_retail__quarantined_rows
-                    group by quarantine_reason
-                )
-            ) as reasons
-        """
-    )
-    assert json.loads(balance["reasons"]) == expected
-    assert balance["raw_rows"] == manifest["lines"]
-    assert balance["staged"] == manifest["deduplicated"]["rows"]
-    assert balance["duplicates"] == manifest["exact_duplicate_rows"]
-    assert balance["raw_rows"] == balance["staged"] + balance["duplicates"] + balance["quarantined"]
-
-
-def _closing_line(state) -> str:
-    """dbt's summary of the last build in the state's log ("Finished running ... data tests")."""
-    log = (state / "logs" / "dbt.log").read_text(errors="replace")
-    return [
-        line for line in log.splitlines() if "Finished running" in line and "data test" in line
-    ][-1]
-
-
-def test_unit_tests_run_in_the_suite_not_in_the_main_command(default_build, malformed_build):
+def test_the_main_command_leaves_the_unit_tests_out(default_build):
     # The main command (`lgs build`) is a production run: models, seeds and data tests.
-    closing = _closing_line(default_build.state)
-    assert "unit test" not in closing, closing
-    # The suite's build of the malformed dataset runs them (`lgs build --unit-tests`).
-    target = malformed_build.state / "target"
-    declared = json.loads((target / "manifest.json").read_text())["unit_tests"]
-    assert f"{len(declared)} unit tests" in _closing_line(malformed_build.state)
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    unit = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_")}
-    assert set(unit) == set(declared) and set(unit.values()) == {"pass"}, unit
+    closing = closing_line(default_build.state)
+    assert "data tests" in closing and "unit test" not in closing, closing
