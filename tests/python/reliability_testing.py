@@ -240,19 +240,7 @@ def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> 
     (``time.time()``); ``{"kind": "pause", "reached": path, "resume": path}`` creates the
     first file and waits for the second (see ``Steps``, which runs steps in the background).
     """
-    result = subprocess.run(
-        _steps_command(steps, target),
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    assert result.returncode == 0 and "RESULT " in result.stdout, (
-        result.stdout[-6000:] + result.stderr[-6000:]
-    )
-    return _step_results(result.stdout)
+    return run_steps_watched(env, steps, target)[1]
 
 
 def run_steps_watched(
