@@ -44,10 +44,9 @@ format: bootstrap
 # files that share a built state folder run on one worker (tests/python/conftest.py).
 # PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
-PYTEST_WORKERS_ARGS = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 
 pytest: bootstrap
-	@$(BIN)/pytest $(PYTEST_WORKERS_ARGS) $(PYTEST_ARGS)
+	@$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 docs-serve: bootstrap
 	@$(BIN)/lgs docs-serve

@@ -65,7 +65,7 @@ def fingerprint(paths: ProjectPaths, target: str, unit_tests: bool = False) -> s
         stat = path.stat()
         digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("LGS_", "DBT_"))}
-    run = {"target": target, "env": settings, **({"unit_tests": True} if unit_tests else {})}
+    run = {"target": target, "unit_tests": unit_tests, "env": settings}
     digest.update(json.dumps(run).encode())
     return digest.hexdigest()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lgs_analytics.paths import ProjectPaths
-from lgs_analytics.spark_session import get_session, load_target
+from lgs_analytics.spark_session import get_session, schema_name
 
 
 def list_tables(spark, schemas: list[str]) -> list[str]:
@@ -41,8 +41,8 @@ def export_tables(
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     if not tables:
-        schema = load_target(paths, target).get("schema", "lgs")
-        tables = list_tables(spark, [f"{schema}_{layer}" for layer in layers or DEFAULT_LAYERS])
+        schemas = [schema_name(paths, layer, target) for layer in layers or DEFAULT_LAYERS]
+        tables = list_tables(spark, schemas)
     written: dict[str, Path] = {}
     for name in tables:
         target_path = out / f"{name}.parquet"

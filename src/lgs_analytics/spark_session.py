@@ -91,10 +91,15 @@ def get_session(
     return builder.getOrCreate()
 
 
+def schema_name(paths: ProjectPaths, layer: str, target: str = "local") -> str:
+    """The schema of a layer on a development target, as macros/generate_schema_name.sql
+    names it (`<target schema>_<layer>`)."""
+    return f"{load_target(paths, target).get('schema', 'lgs')}_{layer}"
+
+
 def relation_name(paths: ProjectPaths, layer: str, table: str, target: str = "local") -> str:
     """Schema-qualified name of a model's table, following macros/generate_schema_name.sql."""
-    schema = load_target(paths, target).get("schema", "lgs")
-    return f"{schema}_{layer}.{table}"
+    return f"{schema_name(paths, layer, target)}.{table}"
 
 
 def ensure_dir(path: Path) -> Path:

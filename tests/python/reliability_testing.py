@@ -26,7 +26,7 @@ STACK_TRACE_MARKERS = ("Traceback (most recent call last)", "\tat org.", "Py4JJa
 # the one get_session returns), `read` steps return the rows of named queries and a
 # checksum of every table and view of the given schemas (rows: None for a view).
 STEPS = r"""
-import json, sys
+import json, os, shutil, sys, time
 from lgs_analytics.paths import ProjectPaths
 from lgs_analytics.spark_session import get_session
 
@@ -91,7 +91,6 @@ def checksums(schemas, exclude):
 results = []
 for step in request["steps"]:
     if step["kind"] == "dbt":
-        import time
         from dbt.cli.main import dbtRunner
         started = time.time()
         result = dbtRunner().invoke(
@@ -112,7 +111,6 @@ for step in request["steps"]:
         })
     elif step["kind"] == "land":
         # Files land between builds: copied in, with the modification time given.
-        import os, shutil
         for source, target, mtime in step["files"]:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(source, target)
@@ -120,7 +118,6 @@ for step in request["steps"]:
         results.append({"landed": [target for _, target, _ in step["files"]]})
     elif step["kind"] == "pause":
         # Tell the test this point is reached (a file appears); go on when it says so.
-        import os, time
         open(step["reached"], "w").close()
         deadline = time.monotonic() + step.get("timeout", 600)
         while not os.path.exists(step["resume"]):
@@ -225,7 +222,9 @@ def _steps_command(steps: list[dict], target: str) -> list[str]:
     return [sys.executable, "-c", STEPS, json.dumps({"steps": steps, "target": target})]
 
 
-def _step_results(output: str) -> list[dict]:
+def _step_results(returncode: int, output: str) -> list[dict]:
+    """The results of a finished steps process; its output's tail if it failed."""
+    assert returncode == 0 and "RESULT " in output, output[-6000:]
     # One line of JSON; the JVM may write to a merged stderr after it.
     return json.loads(output.split("RESULT ", 1)[1].splitlines()[0])
 
@@ -248,9 +247,8 @@ def run_steps_watched(
 ) -> tuple[Run, list[dict]]:
     """`run_steps`, watched like `dbt()`: the process's output (dbt's console output
     included) and the sockets it listened on, with the results of each step."""
-    run = run_watched(_steps_command(steps, target), env, timeout=3600).assert_ok()
-    assert "RESULT " in run.output, run.output[-6000:]
-    return run, _step_results(run.output)
+    run = run_watched(_steps_command(steps, target), env, timeout=3600)
+    return run, _step_results(run.returncode, run.output)
 
 
 class Steps:
@@ -303,9 +301,7 @@ class Steps:
             self.process.wait(timeout=timeout)
         finally:
             self.stop()
-        output = self.log.read_text()
-        assert self.process.returncode == 0 and "RESULT " in output, output[-6000:]
-        return _step_results(output)
+        return _step_results(self.process.returncode, self.log.read_text())
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -275,9 +275,8 @@ def _watch(stream, lines: list[str], started: threading.Event) -> None:
 def cluster_build(services: Services) -> ClusterBuild:
     """`lgs build --target cluster`; SIGKILL worker-2 once staging runs on its executor.
 
-    Models and data tests: dbt's unit tests run on fixed inputs and say nothing about the
-    cluster (the suite's session builds run them), so they are left out
-    (`DBT_EXCLUDE_RESOURCE_TYPES`, dbt's own variable for production runs)."""
+    Models and data tests: `lgs build` leaves dbt's unit tests out (they run on fixed
+    inputs and say nothing about the cluster; the malformed-dataset build runs them)."""
     stderr_path = services.paths.state / "build.stderr"
     started_at = time.monotonic()
     with stderr_path.open("w") as stderr:
@@ -294,7 +293,7 @@ def cluster_build(services: Services) -> ClusterBuild:
                 "--force",
             ],
             cwd=PROJECT_ROOT,
-            env={**services.env, "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"},
+            env=services.env,
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,

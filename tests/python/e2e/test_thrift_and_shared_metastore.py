@@ -148,7 +148,7 @@ def services() -> Iterator[SharedServices]:
 @pytest.fixture(scope="module")
 def thrift_build(services: SharedServices) -> subprocess.CompletedProcess:
     """The SQL models, seeds and their data tests, built through the Thrift server (the
-    unit tests run on fixed inputs: the session builds of the suite run them)."""
+    unit tests run on fixed inputs: the malformed-dataset build runs them)."""
     started = time.monotonic()
     result = dbt(
         "build",
