@@ -13,6 +13,17 @@ What is measured, and how:
   looks like a zombie while its other threads still run). A sampled estimate (the sum of each
   process's last seen CPU time, a lower bound) is kept as a cross-check; the larger of the
   two is reported, so a platform without a subreaper still gets the sampled figure.
+- **CPU by role** (where the CPU went): every ``thread_interval`` seconds, each thread of a
+  JVM in the tree is read from ``/proc/<pid>/task`` (name and CPU time) and each Python
+  process is looked at as a whole; ``cpu_roles`` adds up the last value seen per thread or
+  process by role (``thread_role``, ``process_role``): Spark's task threads, the JIT
+  compilers, the threads that run calls from Python (py4j: SQL planning, the metastore,
+  code generation), Spark's driver threads (scheduler, listeners, exchanges), the garbage
+  collector, the rest of the JVM, the Python driver (dbt or the script), PySpark's Python
+  workers and other processes (shell wrappers). A thread that ends between two reads loses
+  at most one interval of CPU; that and the JVM's CPU outside any thread still alive go to
+  "JVM, other" when the process's own total is larger than the sum of its threads. Linux
+  only (empty elsewhere).
 - **peak RSS** of the tree: every ``interval`` seconds, the RSS of the command and all its
   descendants is summed; the peak is the largest sum. Pages shared between processes (the
   JVM's and Python's shared libraries) count once per process, a few tens of MiB at most;
@@ -24,9 +35,11 @@ goes over a limit; the run is then reported as failed with the reason.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -44,6 +57,81 @@ _ORPHAN_GRACE_S = 60.0
 _TERMINATE_GRACE_S = 10.0
 
 _subreaper_enabled: bool | None = None
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+# Roles of the CPU, in the order they are reported.
+ROLES = (
+    "Spark tasks",
+    "JIT compilers",
+    "py4j calls",
+    "Spark driver",
+    "garbage collector",
+    "JVM, other",
+    "Python driver",
+    "Python workers",
+    "other processes",
+)
+# JVM thread names (as /proc shows them: the first 15 characters) -> role. py4j's
+# connection threads keep Java's default names (Thread-<n>): they run what the Python side
+# calls, i.e. spark.sql() parsing, analysis, optimisation, metastore calls, code generation.
+_THREAD_ROLES = (
+    (re.compile(r"Executor task"), "Spark tasks"),
+    (re.compile(r"C[12] CompilerThre"), "JIT compilers"),
+    (re.compile(r"Thread-\d+$"), "py4j calls"),
+    (
+        re.compile(
+            r"dag-scheduler|spark-listener|task-result-get|dispatcher-|shuffle-exchang|"
+            r"broadcast-excha|QueryStag|ResultQueryStag|subquery-|block-manager|"
+            r"map-output-disp|streaming-shuff|netty-rpc|rpc-|context-cleaner"
+        ),
+        "Spark driver",
+    ),
+    (re.compile(r"GC Thread|G1 |VM Thread"), "garbage collector"),
+)
+
+
+def thread_role(name: str) -> str:
+    """The role of a JVM thread from its name (``/proc/<pid>/task/<tid>/comm``)."""
+    for pattern, role in _THREAD_ROLES:
+        if pattern.match(name):
+            return role
+    return "JVM, other"
+
+
+def process_role(name: str, cmdline: list[str]) -> str | None:
+    """The role of a whole non-JVM process; None for a JVM (counted thread by thread).
+
+    A process can change what it is (spark-submit's shell script ``exec``s java under the
+    same pid), so the role goes with the name it has when it is sampled.
+    """
+    program = os.path.basename(cmdline[0]) if cmdline else ""
+    if name == "java" or program == "java":
+        return None
+    if any("pyspark.daemon" in part or "pyspark.worker" in part for part in cmdline):
+        return "Python workers"
+    if name.startswith("python") or program.startswith("python"):
+        return "Python driver"
+    return "other processes"
+
+
+def _jvm_threads(pid: int) -> dict[int, tuple[str, float]]:
+    """Name and CPU seconds (user + system) of every live thread of a process (Linux)."""
+    threads: dict[int, tuple[str, float]] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return threads
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # ended since the listing
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # Fields 14 and 15 of proc(5) (utime, stime): 11 and 12 after the name.
+        threads[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
+    return threads
 
 
 def enable_subreaper() -> bool:
@@ -76,6 +164,8 @@ class Measurement:
     peak_processes: int
     samples: int
     reason: str | None = None
+    # Seconds of CPU per role (ROLES order), from the per-thread samples; {} if unavailable.
+    cpu_roles: dict[str, float] = field(default_factory=dict)
     stdout_path: str | None = None
     stderr_path: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -143,9 +233,13 @@ class _Sampler:
         self.peak_processes = 0
         self.samples = 0
         self._cpu_by_process: dict[tuple[int, float], float] = {}
+        # Per process: its role (None for a JVM) and, for a JVM, its threads' last CPU.
+        self._roles: dict[tuple[int, float], str | None] = {}
+        self._names: dict[tuple[int, float], str] = {}
+        self._threads: dict[tuple[int, float], dict[int, tuple[str, float]]] = {}
 
-    def sample(self, processes: list[psutil.Process]) -> int:
-        """Record one sample; returns the tree's RSS now."""
+    def sample(self, processes: list[psutil.Process], threads: bool = False) -> int:
+        """Record one sample (with every JVM thread if ``threads``); returns the tree's RSS."""
         rss = 0
         alive = 0
         for process in processes:
@@ -154,12 +248,18 @@ class _Sampler:
                     memory = process.memory_info().rss
                     times = process.cpu_times()
                     key = (process.pid, process.create_time())
+                    name = process.name()
+                    if self._names.get(key) != name:
+                        self._names[key] = name
+                        self._roles[key] = process_role(name, process.cmdline())
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             rss += memory
             alive += memory > 0  # a zombie has no memory left
             # Own CPU only: children's times would count a reaped child twice.
             self._cpu_by_process[key] = times.user + times.system
+            if threads and self._roles[key] is None and memory > 0:
+                self._threads.setdefault(key, {}).update(_jvm_threads(process.pid))
         self.samples += 1
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_processes = max(self.peak_processes, alive)
@@ -169,6 +269,21 @@ class _Sampler:
     def cpu_s(self) -> float:
         """Sum of each process's last seen CPU time: a lower bound of the true total."""
         return sum(self._cpu_by_process.values())
+
+    def cpu_roles(self) -> dict[str, float]:
+        """CPU seconds per role (see ROLES), from the last value seen of each thread/process."""
+        totals: dict[str, float] = collections.Counter()
+        for key, cpu in self._cpu_by_process.items():
+            role = self._roles.get(key)
+            if role is not None:
+                totals[role] += cpu
+                continue
+            threads = self._threads.get(key, {})
+            for name, seconds in threads.values():
+                totals[thread_role(name)] += seconds
+            # Threads that ended between reads, and anything /proc did not show.
+            totals["JVM, other"] += max(0.0, cpu - sum(s for _, s in threads.values()))
+        return {role: round(totals[role], 2) for role in ROLES if totals.get(role)}
 
 
 def _stop_session(process: subprocess.Popen, session_id: int, notes: list[str]) -> None:
@@ -201,6 +316,7 @@ def run_measured(
     timeout_s: float | None = None,
     max_rss_bytes: int | None = None,
     interval_s: float = 0.2,
+    thread_interval_s: float = 1.0,
 ) -> Measurement:
     """Run ``command`` in a new session and measure its whole process tree until all exit."""
     exact = enable_subreaper()
@@ -218,8 +334,12 @@ def run_measured(
         )
         session_id = process.pid
         main_done_at: float | None = None
+        threads_read_at = float("-inf")
         while True:
-            rss = sampler.sample(_session_processes(session_id))
+            read_threads = time.perf_counter() - threads_read_at >= thread_interval_s
+            if read_threads:
+                threads_read_at = time.perf_counter()
+            rss = sampler.sample(_session_processes(session_id), threads=read_threads)
             if _reap(process, session_id):
                 break
             elapsed = time.perf_counter() - started
@@ -268,6 +388,7 @@ def run_measured(
         stderr_path=str(stderr_path),
         notes=notes,
         started_at_epoch=started_epoch,
+        cpu_roles=sampler.cpu_roles(),
     )
 
 

@@ -54,7 +54,7 @@ except ModuleNotFoundError:  # a checkout without `pip install -e .`
     from lgs_analytics.paths import ProjectPaths
     from lgs_analytics.spark_session import load_target
 
-from measure import Measurement, run_measured  # noqa: E402 - needs the path set above
+from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the path set above
 
 ENGINES = ("dbt", "pyspark", "pandas")
 GIB = 2**30
@@ -503,6 +503,7 @@ def run_engine(
         "peak_rss_gib": round(measurement.peak_rss_gib, 3),
         "rows_per_s": round(rows / measurement.wall_s) if measurement.status == "ok" else None,
         "load_average_before": load,
+        "cpu_roles": measurement.cpu_roles,
         "measurement": measurement.to_dict(),
     }
     if engine == "dbt":
@@ -622,6 +623,49 @@ def ratios(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return found
 
 
+# Short column headings of the CPU-by-role table, in measure.ROLES order.
+ROLE_HEADINGS = {
+    "Spark tasks": "tasks",
+    "JIT compilers": "JIT",
+    "py4j calls": "py4j",
+    "Spark driver": "driver",
+    "garbage collector": "GC",
+    "JVM, other": "JVM etc",
+    "Python driver": "Python",
+    "Python workers": "Py workers",
+    "other processes": "other",
+}
+
+
+def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
+    """Where each run's CPU went, by role (measure.ROLES), in seconds; [] if none measured.
+
+    Its rows are indented, so that they are not taken for rows of the results table.
+    """
+    measured = [record for record in records if record.get("cpu_roles")]
+    if not measured:
+        return []
+    roles = [role for role in ROLES if any(r["cpu_roles"].get(role) for r in measured)]
+    widths = [max(7, len(ROLE_HEADINGS[role])) for role in roles]
+    lines = [
+        "CPU by role, seconds (tasks: Spark tasks; JIT: the JVM's compilers; py4j: calls from "
+        "Python, i.e. SQL planning, metastore, code generation; driver: Spark's scheduler, "
+        "listeners, exchanges; GC: garbage collector; Python: dbt or the script itself)",
+        "  "
+        + "  ".join(
+            [f"{'size':<8}", f"{'engine':<8}"]
+            + [f"{ROLE_HEADINGS[role]:>{width}}" for role, width in zip(roles, widths, strict=True)]
+        ),
+    ]
+    for record in measured:
+        cells = [
+            f"{record['cpu_roles'].get(role, 0.0):>{width}.1f}"
+            for role, width in zip(roles, widths, strict=True)
+        ]
+        lines.append("  " + "  ".join([f"{record['size']:<8}", f"{record['engine']:<8}", *cells]))
+    return lines
+
+
 def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "n/a"
 
@@ -677,6 +721,10 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
         for size, ratio in found.items():
             cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
             lines.append(f"dbt build / plain PySpark at {size}: wall {ratio['wall']:.1f}x{cpu}")
+    roles = cpu_roles_table(records)
+    if roles:
+        lines.append("")
+        lines.extend(roles)
     for record in records:
         if record["engine"] == "dbt":
             lines.append("")

@@ -94,3 +94,99 @@ def test_a_run_without_manifest_reports_no_tagged_node(harness, tmp_path: Path) 
     assert harness.summarize_run_results(tmp_path)["by_tag"] == {
         "beyond": {"count": 0, "sum_s": 0.0}
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [
+        # Names as /proc shows them: Java's thread name cut to 15 characters.
+        ("Executor task l", "Spark tasks"),
+        ("C2 CompilerThre", "JIT compilers"),
+        ("C1 CompilerThre", "JIT compilers"),
+        ("Thread-652", "py4j calls"),
+        ("dag-scheduler-e", "Spark driver"),
+        ("shuffle-exchang", "Spark driver"),
+        ("QueryStageCreat", "Spark driver"),
+        ("GC Thread#1", "garbage collector"),
+        ("G1 Conc#0", "garbage collector"),
+        ("derby.rawStoreD", "JVM, other"),
+        ("Thread-one", "JVM, other"),
+    ],
+)
+def test_jvm_threads_are_given_their_role(harness, name: str, role: str) -> None:
+    import measure
+
+    assert measure.thread_role(name) == role
+
+
+def test_python_processes_are_given_their_role(harness) -> None:
+    import measure
+
+    assert measure.process_role("java", ["/usr/lib/jvm/bin/java", "-cp", "x"]) is None
+    assert measure.process_role("python", ["python", "-m", "pyspark.daemon"]) == "Python workers"
+    assert measure.process_role("dbt", [".venv/bin/python", ".venv/bin/dbt"]) == "Python driver"
+    assert measure.process_role("python3.11", ["/usr/bin/python3.11", "x.py"]) == "Python driver"
+    # spark-submit's wrapper before it execs java under the same pid.
+    assert measure.process_role("bash", ["bash", "spark-class"]) == "other processes"
+    assert measure.process_role("java", ["java", "-cp", "x"]) is None
+
+
+def test_the_roles_table_lists_only_measured_roles(harness) -> None:
+    records = [
+        {"size": "1M", "engine": "dbt", "cpu_roles": {"Spark tasks": 100.0, "Python driver": 9.5}},
+        {"size": "1M", "engine": "pandas", "cpu_roles": {"Python driver": 14.25}},
+        {"size": "1M", "engine": "pyspark", "cpu_roles": {}},
+    ]
+    lines = harness.cpu_roles_table(records)
+    assert lines[1].split() == ["size", "engine", "tasks", "Python"]
+    assert lines[2].split() == ["1M", "dbt", "100.0", "9.5"]
+    assert lines[3].split() == ["1M", "pandas", "0.0", "14.2"]
+    assert len(lines) == 4
+    assert all(line.startswith("  ") for line in lines[1:])
+    assert harness.cpu_roles_table([records[2]]) == []
+
+
+SPINNER = """
+public class Spin {
+    public static void main(String[] args) throws Exception {
+        Runnable spin = () -> {
+            long end = System.nanoTime() + 1_500_000_000L;
+            double x = 0;
+            while (System.nanoTime() < end) { x += Math.sqrt(x + 1); }
+            System.out.println(x > 0);
+        };
+        // Named like Spark's task threads: the measurement must count it as one.
+        Thread worker = new Thread(spin, "Executor task launch worker for task 0.0");
+        worker.start();
+        worker.join();
+    }
+}
+"""
+
+
+def test_a_measured_jvm_gets_cpu_by_thread(harness, tmp_path: Path) -> None:
+    """A real JVM whose busy thread is named like Spark's task threads: its CPU is theirs."""
+    import measure
+
+    java = harness.shutil.which("java")
+    if java is None or harness.shutil.which("javac") is None:
+        pytest.skip("needs a JDK (java and javac) on PATH")
+    source = tmp_path / "Spin.java"
+    source.write_text(SPINNER)
+    measurement = measure.run_measured(
+        [java, "-XX:+UseSerialGC", str(source)],  # a single-file program, compiled in memory
+        cwd=tmp_path,
+        env=dict(harness.os.environ),
+        stdout_path=tmp_path / "out.log",
+        stderr_path=tmp_path / "err.log",
+        thread_interval_s=0.2,
+    )
+    assert measurement.status == "ok", measurement.reason
+    roles = measurement.cpu_roles
+    assert set(roles) <= set(measure.ROLES)
+    # 1.5 s of spinning, read every 0.2 s: at most one read's worth is lost to "JVM, other".
+    assert roles["Spark tasks"] >= 1.0, roles
+    # Compiling the source in memory keeps the JIT busy; the rest of the JVM is counted too.
+    assert roles["JIT compilers"] > 0 and roles["JVM, other"] > 0, roles
+    # Nothing counted twice and nothing left out: the roles add up to the process's CPU.
+    assert sum(roles.values()) == pytest.approx(measurement.cpu_sampled_s, abs=0.05)

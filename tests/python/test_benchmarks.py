@@ -36,6 +36,7 @@ RESULT_FIELDS = {
     "peak_rss_gib",
     "rows_per_s",
     "load_average_before",
+    "cpu_roles",
     "measurement",
 }
 MACHINE_FIELDS = {
@@ -167,6 +168,14 @@ def test_table_and_json_have_every_field(harness):
     # The JVM is in the measured tree: its memory and CPU are counted.
     assert spark["measurement"]["peak_processes"] >= 2
     assert set(spark["timings"]) >= {"session_start_s", "compute_s", "tables_s"}
+    # Where the CPU went: the JVM thread by thread, Python process by process.
+    roles, pandas_roles = spark["cpu_roles"], payload["results"][1]["cpu_roles"]
+    assert {"Spark tasks", "JIT compilers", "py4j calls", "Python driver"} <= set(roles), roles
+    assert sum(roles.values()) <= spark["cpu_s"] * 1.01
+    assert set(pandas_roles) == {"Python driver"}, pandas_roles
+    assert "CPU by role" in stdout
+    role_rows = [line.split() for line in stdout.splitlines() if line.startswith(f"  {SIZE} ")]
+    assert [row[1] for row in role_rows] == ["pyspark", "pandas"]
     assert payload["table"].splitlines()[0].startswith("machine:")
 
 
