@@ -144,13 +144,19 @@ classified as (
                 customer_id_text is not null
                 and not customer_id_text rlike '^[0-9]+([.]0+)?$'
                 then 'unparseable_customer_id'
-        end as quarantine_reason
+        end as quarantine_reason,
+        coalesce(cast(date_format(invoiced_at, 'yyyyMM') as int), 0) as partition_month
     from parsed
 
 ),
 
 keyed as (
 
+    {#-
+        The month leads the window's keys without changing its groups (identical raw rows
+        have the same invoice date, so the same month): Spark then sorts the rows once,
+        by month first, and the partitioned write needs no second sort of its own.
+    #}
     select
         sha2(
             concat_ws(
@@ -160,15 +166,15 @@ keyed as (
                 coalesce(raw_record, ''),
                 cast(
                     row_number() over (
-                        partition by source_file, raw_row_hash, raw_record
+                        partition by
+                            partition_month, source_file, raw_row_hash, raw_record
                         order by raw_row_hash
                     ) as string
                 )
             ),
             256
         ) as parsed_row_id,
-        *,
-        coalesce(cast(date_format(invoiced_at, 'yyyyMM') as int), 0) as partition_month
+        *
     from classified
 
 ),

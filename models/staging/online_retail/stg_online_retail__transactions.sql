@@ -40,12 +40,17 @@ service_stock_codes as (
 
 readable as (
 
+    {#-
+        The month leads the window's keys without changing its groups (identical raw rows
+        have the same invoice date): Spark sorts the rows once, by month first, and the
+        write partitioned by `year_month` (= partition_month here) needs no sort of its own.
+    #}
     select
         *,
         row_number() over (
-            partition by raw_row_hash order by source_file
+            partition by partition_month, raw_row_hash order by source_file
         ) as occurrence,
-        count(*) over (partition by raw_row_hash) as identical_raw_rows
+        count(*) over (partition by partition_month, raw_row_hash) as identical_raw_rows
     from rows_parsed
     where quarantine_reason is null
 
@@ -127,7 +132,9 @@ renamed as (
         ) as is_sales_line,
         to_date(invoiced_at) as invoice_date,
         cast(trunc(invoiced_at, 'MM') as date) as month_start,
-        cast(date_format(invoiced_at, 'yyyyMM') as int) as year_month,
+        -- The yyyyMM month of invoiced_at (never null on a staged row), as rows_parsed
+        -- computed it.
+        partition_month as year_month,
         invoiced_at,
         {{ lgs_analytics.loaded_at_expression() }} as loaded_at
     from flagged
