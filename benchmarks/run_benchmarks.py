@@ -1,21 +1,26 @@
 """Benchmark the dbt build against a plain PySpark script and the pandas reference.
 
     .venv/bin/python benchmarks/run_benchmarks.py --rows 1M,10M [--seed 42]
-        [--out benchmarks/results/<timestamp>.json] [--only dbt,pyspark,pandas] [--keep-data]
+        [--out benchmarks/results/<timestamp>.json] [--only dbt,dbt-spec,pyspark,pandas]
+        [--keep-data]
 
 For each size, synthetic raw data is generated once into ``.lgs-bench/<size>/`` (reused
-when its manifest matches), then three engines run, each in a fresh process tree:
+when its manifest matches), then four engines run, each in a fresh process tree:
 
 - ``dbt``: ``dbt build --target local`` on that state folder, from an empty warehouse and
   metastore (so every run starts from the same state), with its own target and log folders;
+- ``dbt-spec``: the same without the models beyond SPEC §2–§5 (``--exclude tag:beyond``):
+  the marts the plain script computes, for a like-for-like ratio, and what the models
+  beyond add to the build (the difference of the two dbt runs);
 - ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, the same marts with the same Spark
   settings and no Hive: the floor for Spark;
 - ``pandas``: ``benchmarks/pandas_reference.py``, the project's pandas reference pipeline.
 
 Each run is measured by ``benchmarks/measure.py`` (wall, CPU of the whole tree, peak RSS of
-the tree). One fixed-width table is printed, headed by the machine, with the dbt / PySpark
-ratio and where the dbt build spends its time; the same goes to the JSON file. Figures are
-printed, never asserted: they depend on the machine and on what else runs on it.
+the tree, CPU by role). One fixed-width table is printed, headed by the machine, with the
+dbt / PySpark ratios and where the dbt build spends its time; the same goes to the JSON
+file. Figures are printed, never asserted: they depend on the machine and on what else
+runs on it.
 """
 
 from __future__ import annotations
@@ -56,7 +61,13 @@ except ModuleNotFoundError:  # a checkout without `pip install -e .`
 
 from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the path set above
 
-ENGINES = ("dbt", "pyspark", "pandas")
+ENGINES = ("dbt", "dbt-spec", "pyspark", "pandas")
+# The dbt engines and the `dbt build` arguments of each (before --dbt-args).
+DBT_ENGINES: dict[str, tuple[str, ...]] = {
+    "dbt": (),
+    # The models of SPEC §6 carry the tag `beyond`; the plain script does not compute them.
+    "dbt-spec": ("--exclude", "tag:beyond"),
+}
 GIB = 2**30
 MIB = 2**20
 SIZE_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
@@ -298,7 +309,7 @@ def dbt_executable() -> str:
 
 def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") -> list[str]:
     """The command line of one engine on one size."""
-    if engine == "dbt":
+    if engine in DBT_ENGINES:
         return [
             dbt_executable(),
             "build",
@@ -316,6 +327,7 @@ def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") 
             str(state / "dbt" / "logs"),
             "--log-format-file",
             "json",
+            *DBT_ENGINES[engine],
             *shlex.split(dbt_args),
         ]
     script = "plain_pyspark_marts.py" if engine == "pyspark" else "pandas_reference.py"
@@ -331,7 +343,7 @@ def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") 
 
 def prepare_engine(engine: str, state: Path) -> None:
     """Give every run the same starting state (nothing left from an earlier run)."""
-    if engine == "dbt":
+    if engine in DBT_ENGINES:
         # A fresh warehouse, metastore and target: like a first `dbt build` on landed data.
         _remove(
             state / "warehouse",
@@ -506,8 +518,8 @@ def run_engine(
         "cpu_roles": measurement.cpu_roles,
         "measurement": measurement.to_dict(),
     }
-    if engine == "dbt":
-        record["dbt"] = dbt_details(state, label, measurement, args)
+    if engine in DBT_ENGINES:
+        record["dbt"] = dbt_details(state, label, engine, measurement, args)
         if measurement.status == "failed":
             record["reason"] = dbt_failure_reason(Path(str(measurement.stdout_path)))
     else:
@@ -541,12 +553,12 @@ def dbt_failure_reason(stdout_path: Path) -> str:
 
 
 def dbt_details(
-    state: Path, label: str, measurement: Measurement, args: argparse.Namespace
+    state: Path, label: str, engine: str, measurement: Measurement, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Copy the run's run_results.json away and summarise it with the start-up phases."""
     target = state / "dbt" / "target"
     details: dict[str, Any] = {
-        "extra_args": args.dbt_args,
+        "extra_args": shlex.join([*DBT_ENGINES[engine], *shlex.split(args.dbt_args)]),
         "threads": load_target(ProjectPaths(root=PROJECT_ROOT, state=state), "local").get(
             "threads"
         ),
@@ -556,7 +568,8 @@ def dbt_details(
         return details
     artefacts = args.out.with_suffix("")
     artefacts.mkdir(parents=True, exist_ok=True)
-    copy = artefacts / f"run_results-{label}.json"
+    suffix = "" if engine == "dbt" else f"-{engine}"
+    copy = artefacts / f"run_results-{label}{suffix}.json"
     shutil.copyfile(target / "run_results.json", copy)
     details["run_results"] = str(copy)
     details.update(summarize_run_results(target))
@@ -609,16 +622,37 @@ def results_table(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def ratios(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """dbt build / plain PySpark, wall and CPU, per size where both succeeded."""
+def ratios(
+    records: list[dict[str, Any]], numerator: str = "dbt", denominator: str = "pyspark"
+) -> dict[str, dict[str, float]]:
+    """One engine over another (dbt build / plain PySpark), wall and CPU, per size where
+    both succeeded."""
     found: dict[str, dict[str, float]] = {}
     by_key = {(r["size"], r["engine"]): r for r in records if r["status"] == "ok"}
     for size in dict.fromkeys(r["size"] for r in records):
-        dbt, spark = by_key.get((size, "dbt")), by_key.get((size, "pyspark"))
+        dbt, spark = by_key.get((size, numerator)), by_key.get((size, denominator))
         if dbt and spark:
             found[size] = {
                 "wall": round(dbt["wall_s"] / spark["wall_s"], 2),
                 "cpu": round(dbt["cpu_s"] / spark["cpu_s"], 2) if spark["cpu_s"] else None,
+            }
+    return found
+
+
+def beyond_added(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """What the models beyond SPEC §2–§5 add to the dbt build, per size: the full build
+    minus the build without them (wall and CPU seconds, and nodes), where both succeeded."""
+    found: dict[str, dict[str, float]] = {}
+    by_key = {(r["size"], r["engine"]): r for r in records if r["status"] == "ok"}
+    for size in dict.fromkeys(r["size"] for r in records):
+        full, spec = by_key.get((size, "dbt")), by_key.get((size, "dbt-spec"))
+        if full and spec:
+            nodes = [(r.get("dbt") or {}).get("nodes") for r in (full, spec)]
+            found[size] = {
+                "wall_s": round(full["wall_s"] - spec["wall_s"], 2),
+                "cpu_s": round(full["cpu_s"] - spec["cpu_s"], 2),
+                "wall_share": round((full["wall_s"] - spec["wall_s"]) / full["wall_s"], 3),
+                "nodes": nodes[0] - nodes[1] if None not in nodes else None,
             }
     return found
 
@@ -674,7 +708,8 @@ def dbt_report(record: dict[str, Any]) -> list[str]:
     """Where one dbt build spent its time."""
     details = record.get("dbt") or {}
     extra = f" (extra arguments: {details['extra_args']})" if details.get("extra_args") else ""
-    lines = [f"dbt build at {record['size']}: {record['wall_s']:.1f} s wall{extra}"]
+    name = "dbt build" if record.get("engine", "dbt") == "dbt" else record["engine"]
+    lines = [f"{name} at {record['size']}: {record['wall_s']:.1f} s wall{extra}"]
     phases = details.get("phases") or {}
     if phases:
         lines.append(
@@ -716,17 +751,30 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
     lines.append("")
     lines.extend(results_table(records))
     found = ratios(records)
-    if found:
+    if found or ratios(records, "dbt-spec") or beyond_added(records):
         lines.append("")
         for size, ratio in found.items():
             cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
             lines.append(f"dbt build / plain PySpark at {size}: wall {ratio['wall']:.1f}x{cpu}")
+    for size, ratio in ratios(records, "dbt-spec").items():
+        cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
+        lines.append(
+            f"dbt build of the SPEC §2–§5 models (dbt-spec) / plain PySpark at {size}, like for "
+            f"like: wall {ratio['wall']:.1f}x{cpu}"
+        )
+    for size, added in beyond_added(records).items():
+        nodes = f", {added['nodes']} nodes" if added["nodes"] is not None else ""
+        lines.append(
+            f"the models beyond SPEC §2–§5 (tag beyond) add to the dbt build at {size}: "
+            f"{added['wall_s']:.1f} s wall ({100 * added['wall_share']:.0f}%), "
+            f"{added['cpu_s']:.1f} s CPU{nodes}"
+        )
     roles = cpu_roles_table(records)
     if roles:
         lines.append("")
         lines.extend(roles)
     for record in records:
-        if record["engine"] == "dbt":
+        if record["engine"] in DBT_ENGINES:
             lines.append("")
             lines.extend(dbt_report(record))
     return "\n".join(lines)
@@ -776,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": data,
         "results": records,
         "ratios_dbt_over_pyspark": ratios(records),
+        "ratios_dbt_spec_over_pyspark": ratios(records, "dbt-spec"),
+        "beyond_added": beyond_added(records),
         "table": text,
     }
     args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")

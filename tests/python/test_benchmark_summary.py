@@ -147,13 +147,19 @@ def test_the_roles_table_lists_only_measured_roles(harness) -> None:
 
 
 SPINNER = """
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+
 public class Spin {
     public static void main(String[] args) throws Exception {
+        ThreadMXBean bean = ManagementFactory.getThreadMXBean();
         Runnable spin = () -> {
-            long end = System.nanoTime() + 1_500_000_000L;
+            // 1.5 s of this thread's own CPU, however busy the machine is.
             double x = 0;
-            while (System.nanoTime() < end) { x += Math.sqrt(x + 1); }
+            while (bean.getCurrentThreadCpuTime() < 1_500_000_000L) { x += Math.sqrt(x + 1); }
             System.out.println(x > 0);
+            // Stay alive, idle, long enough to be read a few times with all its CPU.
+            try { Thread.sleep(800); } catch (InterruptedException e) { }
         };
         // Named like Spark's task threads: the measurement must count it as one.
         Thread worker = new Thread(spin, "Executor task launch worker for task 0.0");
@@ -184,9 +190,61 @@ def test_a_measured_jvm_gets_cpu_by_thread(harness, tmp_path: Path) -> None:
     assert measurement.status == "ok", measurement.reason
     roles = measurement.cpu_roles
     assert set(roles) <= set(measure.ROLES)
-    # 1.5 s of spinning, read every 0.2 s: at most one read's worth is lost to "JVM, other".
-    assert roles["Spark tasks"] >= 1.0, roles
+    # 1.5 s of the thread's CPU, read every 0.2 s while it idles before it ends.
+    assert roles["Spark tasks"] >= 1.45, roles
     # Compiling the source in memory keeps the JIT busy; the rest of the JVM is counted too.
     assert roles["JIT compilers"] > 0 and roles["JVM, other"] > 0, roles
     # Nothing counted twice and nothing left out: the roles add up to the process's CPU.
     assert sum(roles.values()) == pytest.approx(measurement.cpu_sampled_s, abs=0.05)
+
+
+def test_the_spec_engine_builds_without_the_models_beyond(harness, tmp_path: Path) -> None:
+    full = harness.engine_command("dbt", tmp_path, tmp_path / "raw", "--threads 2")
+    spec = harness.engine_command("dbt-spec", tmp_path, tmp_path / "raw", "--threads 2")
+    assert "tag:beyond" not in full
+    assert full[:2] == spec[:2] and full[1] == "build"
+    # Everything of the full build, plus the exclusion, before the user's own arguments.
+    position = spec.index("--exclude")
+    assert spec[position : position + 2] == ["--exclude", "tag:beyond"]
+    assert spec[-2:] == ["--threads", "2"] and position < len(spec) - 2
+    assert [part for part in spec if part not in ("--exclude", "tag:beyond")] == full
+    assert harness.parse_args([]).engines == ["dbt", "dbt-spec", "pyspark", "pandas"]
+    assert harness.parse_args(["--only", "pyspark,dbt-spec"]).engines == ["dbt-spec", "pyspark"]
+
+
+def _record(engine: str, wall: float, cpu: float, nodes: int | None = None, status="ok"):
+    record = {
+        "size": "1M",
+        "rows": 1_000_000,
+        "engine": engine,
+        "status": status,
+        "reason": None if status == "ok" else "timeout",
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_gib": 1.0,
+        "rows_per_s": round(1_000_000 / wall),
+        "cpu_roles": {},
+    }
+    if nodes is not None:
+        record["dbt"] = {"nodes": nodes, "extra_args": ""}
+    return record
+
+
+def test_like_for_like_ratio_and_what_the_models_beyond_add(harness) -> None:
+    records = [
+        _record("dbt", 200.0, 400.0, nodes=183),
+        _record("dbt-spec", 150.0, 300.0, nodes=123),
+        _record("pyspark", 50.0, 100.0),
+    ]
+    assert harness.ratios(records) == {"1M": {"wall": 4.0, "cpu": 4.0}}
+    assert harness.ratios(records, "dbt-spec") == {"1M": {"wall": 3.0, "cpu": 3.0}}
+    assert harness.beyond_added(records) == {
+        "1M": {"wall_s": 50.0, "cpu_s": 100.0, "wall_share": 0.25, "nodes": 60}
+    }
+    text = harness.render(harness.machine_info(), {}, records)
+    assert "(dbt-spec) / plain PySpark at 1M, like for like: wall 3.0x, CPU 3.0x" in text
+    assert "add to the dbt build at 1M: 50.0 s wall (25%), 100.0 s CPU, 60 nodes" in text
+    # A failed run gives no difference and no ratio rather than a wrong one.
+    records[1] = _record("dbt-spec", 150.0, 300.0, nodes=123, status="timeout")
+    assert harness.beyond_added(records) == {}
+    assert harness.ratios(records, "dbt-spec") == {}
