@@ -679,7 +679,8 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
     measured = [record for record in records if record.get("cpu_roles")]
     if not measured:
         return []
-    roles = [role for role in ROLES if any(r["cpu_roles"].get(role) for r in measured)]
+    # A role shows when some run gave it at least 0.05 s (what prints as 0.1 or more).
+    roles = [role for role in ROLES if any(r["cpu_roles"].get(role, 0.0) >= 0.05 for r in measured)]
     widths = [max(7, len(ROLE_HEADINGS[role])) for role in roles]
     lines = [
         "CPU by role, seconds (tasks: Spark tasks; JIT: the JVM's compilers; py4j: calls from "
@@ -729,6 +730,8 @@ def dbt_report(record: dict[str, Any]) -> list[str]:
                 f"(mean {entry['mean_s']} s)"
             )
         for tag, entry in (details.get("by_tag") or {}).items():
+            if not entry["count"]:
+                continue  # e.g. the dbt-spec build, which leaves the tag out
             lines.append(
                 f"    of which tag {tag} (its models and their tests): {entry['count']} nodes, "
                 f"{entry['sum_s']:.1f} s ({_share(entry['sum_s'], details['sum_node_s'])} of "

@@ -134,7 +134,11 @@ def test_python_processes_are_given_their_role(harness) -> None:
 def test_the_roles_table_lists_only_measured_roles(harness) -> None:
     records = [
         {"size": "1M", "engine": "dbt", "cpu_roles": {"Spark tasks": 100.0, "Python driver": 9.5}},
-        {"size": "1M", "engine": "pandas", "cpu_roles": {"Python driver": 14.25}},
+        {
+            "size": "1M",
+            "engine": "pandas",
+            "cpu_roles": {"Python driver": 14.25, "JVM, other": 0.01},
+        },
         {"size": "1M", "engine": "pyspark", "cpu_roles": {}},
     ]
     lines = harness.cpu_roles_table(records)
@@ -248,3 +252,19 @@ def test_like_for_like_ratio_and_what_the_models_beyond_add(harness) -> None:
     records[1] = _record("dbt-spec", 150.0, 300.0, nodes=123, status="timeout")
     assert harness.beyond_added(records) == {}
     assert harness.ratios(records, "dbt-spec") == {}
+
+
+def test_a_build_without_the_tag_does_not_report_it(harness, tmp_path: Path) -> None:
+    (tmp_path / "run_results.json").write_text(
+        json.dumps(
+            {
+                "results": [{"unique_id": "model.p.stg", "execution_time": 1.0}],
+                "elapsed_time": 1.0,
+            }
+        )
+    )
+    summary = harness.summarize_run_results(tmp_path)
+    record = {"size": "20k", "engine": "dbt-spec", "wall_s": 3.0, "dbt": summary}
+    lines = harness.dbt_report(record)
+    assert lines[0].startswith("dbt-spec at 20k: 3.0 s wall")
+    assert not any("tag beyond" in line for line in lines), lines
