@@ -248,22 +248,33 @@ class _Sampler:
                     memory = process.memory_info().rss
                     times = process.cpu_times()
                     key = (process.pid, process.create_time())
-                    name = process.name()
-                    if self._names.get(key) != name:
-                        self._names[key] = name
-                        self._roles[key] = process_role(name, process.cmdline())
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
             rss += memory
             alive += memory > 0  # a zombie has no memory left
             # Own CPU only: children's times would count a reaped child twice.
             self._cpu_by_process[key] = times.user + times.system
-            if threads and self._roles[key] is None and memory > 0:
+            self._update_role(process, key)
+            if threads and key in self._roles and self._roles[key] is None and memory > 0:
                 self._threads.setdefault(key, {}).update(_jvm_threads(process.pid))
         self.samples += 1
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_processes = max(self.peak_processes, alive)
         return rss
+
+    def _update_role(self, process: psutil.Process, key: tuple[int, float]) -> None:
+        """(Re)read the role of a process whose name is new or changed (an ``exec``).
+
+        A process that ends or turns zombie before its role is read keeps the role it had,
+        or none: its CPU then counts as "other processes".
+        """
+        try:
+            name = process.name()
+            if self._names.get(key) != name:
+                role = process_role(name, process.cmdline())
+                self._names[key], self._roles[key] = name, role
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            pass
 
     @property
     def cpu_s(self) -> float:
@@ -274,7 +285,7 @@ class _Sampler:
         """CPU seconds per role (see ROLES), from the last value seen of each thread/process."""
         totals: dict[str, float] = collections.Counter()
         for key, cpu in self._cpu_by_process.items():
-            role = self._roles.get(key)
+            role = self._roles.get(key, "other processes")
             if role is not None:
                 totals[role] += cpu
                 continue

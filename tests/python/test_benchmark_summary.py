@@ -268,3 +268,45 @@ def test_a_build_without_the_tag_does_not_report_it(harness, tmp_path: Path) -> 
     lines = harness.dbt_report(record)
     assert lines[0].startswith("dbt-spec at 20k: 3.0 s wall")
     assert not any("tag beyond" in line for line in lines), lines
+
+
+class _DyingProcess:
+    """A stand-in for psutil.Process whose command line cannot be read the first time
+    (the process turned zombie between two reads), as happens to short-lived children."""
+
+    def __init__(self, psutil_module) -> None:
+        self.pid, self._psutil, self._cmdline_reads = 4242, psutil_module, 0
+
+    def oneshot(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    def memory_info(self):
+        return type("Memory", (), {"rss": 1000})()
+
+    def cpu_times(self):
+        return type("Times", (), {"user": 1.5, "system": 0.5})()
+
+    def create_time(self) -> float:
+        return 123.0
+
+    def name(self) -> str:
+        return "python3.11"
+
+    def cmdline(self) -> list[str]:
+        self._cmdline_reads += 1
+        if self._cmdline_reads == 1:
+            raise self._psutil.ZombieProcess(self.pid)
+        return ["/usr/bin/python3.11", "script.py"]
+
+
+def test_a_process_whose_role_cannot_be_read_is_still_counted(harness) -> None:
+    import measure
+
+    sampler = measure._Sampler()
+    process = _DyingProcess(harness.psutil)
+    sampler.sample([process], threads=True)  # must not raise
+    assert sampler.cpu_roles() == {"other processes": 2.0}
+    sampler.sample([process], threads=True)  # readable now: the role is found
+    assert sampler.cpu_roles() == {"Python driver": 2.0}

@@ -1,10 +1,12 @@
 """The benchmark harness works end to end, and the plain PySpark floor computes the marts.
 
-Runs ``benchmarks/run_benchmarks.py`` at a tiny size with the two engines that need no
-metastore, then checks that the table and the JSON carry every field, and that the plain
-PySpark script's marts EQUAL the pandas reference's (money to the cent, counts exact):
-the Spark floor of the benchmark computes the same thing as the project. No timing is
-asserted: figures depend on the machine and its load.
+Runs ``benchmarks/run_benchmarks.py`` at a tiny size with the like-for-like dbt build
+(``dbt-spec``: the build without the models beyond SPEC §2–§5), the plain PySpark script
+and the pandas reference, then checks that the table and the JSON carry every field, that
+the dbt build left the models beyond out, and that the plain PySpark script's marts EQUAL
+the pandas reference's (money to the cent, counts exact): the Spark floor of the benchmark
+computes the same thing as the project. No timing is asserted: figures depend on the
+machine and its load.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ TABLES: dict[str, tuple[str | None, set[str], set[str]]] = {
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One harness run at 20k rows, pyspark and pandas only, in a temporary folder."""
+    """One harness run at 20k rows, dbt-spec, pyspark and pandas, in a temporary folder."""
     folder = tmp_path_factory.mktemp("bench")
     out = folder / "results.json"
     result = subprocess.run(
@@ -99,7 +101,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "--rows",
             SIZE,
             "--only",
-            "pyspark,pandas",
+            "dbt-spec,pyspark,pandas",
             "--work-dir",
             str(folder / "work"),
             "--out",
@@ -119,6 +121,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "stdout": result.stdout,
         "json": json.loads(out.read_text()),
         "outputs": folder / "work" / SIZE / "out",
+        "dbt_target": folder / "work" / SIZE / "dbt" / "target",
     }
 
 
@@ -146,14 +149,14 @@ def test_table_and_json_have_every_field(harness):
     for word in ("machine:", "cores", "GiB RAM", "software:", "load average"):
         assert word in stdout
     rows = [line.split() for line in stdout.splitlines() if line.startswith(f"{SIZE} ")]
-    assert [row[1] for row in rows] == ["pyspark", "pandas"]
+    assert [row[1] for row in rows] == ["dbt-spec", "pyspark", "pandas"]
     assert all(row[-1] == "ok" for row in rows)
 
     assert set(payload["machine"]) >= MACHINE_FIELDS
     assert payload["machine"]["cores"] >= 1
     assert payload["settings"]["sizes"] == [ROWS]
     assert payload["data"][SIZE]["rows"] == ROWS
-    assert [record["engine"] for record in payload["results"]] == ["pyspark", "pandas"]
+    assert [record["engine"] for record in payload["results"]] == ["dbt-spec", "pyspark", "pandas"]
     for record in payload["results"]:
         assert set(record) >= RESULT_FIELDS, RESULT_FIELDS - set(record)
         assert record["status"] == "ok", record["reason"]
@@ -164,19 +167,61 @@ def test_table_and_json_have_every_field(harness):
         # The kernel's CPU accounting covered the whole tree (every process was reaped).
         assert record["measurement"]["cpu_exact"]
         assert not record["measurement"]["notes"], record["measurement"]["notes"]
-    spark = payload["results"][0]
+    spark = _result(payload, "pyspark")
     # The JVM is in the measured tree: its memory and CPU are counted.
     assert spark["measurement"]["peak_processes"] >= 2
     assert set(spark["timings"]) >= {"session_start_s", "compute_s", "tables_s"}
     # Where the CPU went: the JVM thread by thread, Python process by process.
-    roles, pandas_roles = spark["cpu_roles"], payload["results"][1]["cpu_roles"]
+    roles, pandas_roles = spark["cpu_roles"], _result(payload, "pandas")["cpu_roles"]
     assert {"Spark tasks", "JIT compilers", "py4j calls", "Python driver"} <= set(roles), roles
     assert sum(roles.values()) <= spark["cpu_s"] * 1.01
     assert set(pandas_roles) == {"Python driver"}, pandas_roles
     assert "CPU by role" in stdout
     role_rows = [line.split() for line in stdout.splitlines() if line.startswith(f"  {SIZE} ")]
-    assert [row[1] for row in role_rows] == ["pyspark", "pandas"]
+    assert [row[1] for row in role_rows] == ["dbt-spec", "pyspark", "pandas"]
     assert payload["table"].splitlines()[0].startswith("machine:")
+
+
+def _result(payload: dict, engine: str) -> dict:
+    return next(record for record in payload["results"] if record["engine"] == engine)
+
+
+def test_the_like_for_like_build_leaves_the_models_beyond_out(harness):
+    """dbt-spec is a real dbt build without the models of SPEC §6; its ratio is printed."""
+    stdout, payload = harness["stdout"], harness["json"]
+    record = _result(payload, "dbt-spec")
+    details = record["dbt"]
+    assert details["extra_args"] == "--exclude tag:beyond"
+    assert {"models (SQL)", "models (Python)", "data tests", "unit tests"} <= set(
+        details["by_type"]
+    )
+    # The project's manifest knows the models beyond; not one of them, nor a test of
+    # theirs, ran.
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    import run_benchmarks
+
+    manifest = json.loads((harness["dbt_target"] / "manifest.json").read_text())
+    beyond = run_benchmarks.tagged_nodes(manifest, "beyond")
+    assert any(uid.startswith("model.") for uid in beyond)
+    ran = json.loads(Path(details["run_results"]).read_text())["results"]
+    # The summary counts every node but the exposures (they run no query).
+    nodes = [result for result in ran if not result["unique_id"].startswith("exposure.")]
+    assert len(nodes) == details["nodes"] > 0
+    assert all(result["status"] in ("success", "pass") for result in nodes), [
+        (result["unique_id"], result["status"]) for result in nodes
+    ]
+    assert not beyond & {result["unique_id"] for result in ran}
+    assert details["by_tag"]["beyond"]["count"] == 0
+    # dbt's own process and the JVM it starts are both measured, by role.
+    assert {"Spark tasks", "py4j calls", "Python driver"} <= set(record["cpu_roles"])
+    ratio = payload["ratios_dbt_spec_over_pyspark"][SIZE]
+    assert ratio["wall"] == pytest.approx(
+        record["wall_s"] / _result(payload, "pyspark")["wall_s"], abs=0.01
+    )
+    assert f"(dbt-spec) / plain PySpark at {SIZE}, like for like: wall" in stdout
+    # Without the full build there is no difference to print.
+    assert payload["beyond_added"] == {}
+    assert f"dbt-spec at {SIZE}: " in stdout
 
 
 @pytest.mark.parametrize("table", list(TABLES))
