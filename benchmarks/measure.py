@@ -14,7 +14,7 @@ What is measured, and how:
   process's last seen CPU time, a lower bound) is kept as a cross-check; the larger of the
   two is reported, so a platform without a subreaper still gets the sampled figure.
 - **CPU by role** (where the CPU went): every ``thread_interval`` seconds, each thread of a
-  JVM in the tree is read from ``/proc/<pid>/task`` (name and CPU time) and each Python
+  JVM in the tree is read from ``/proc/<pid>/task`` (name and CPU time) and each other
   process is looked at as a whole; ``cpu_roles`` adds up the last value seen per thread or
   process by role (``thread_role``, ``process_role``): Spark's task threads, the JIT
   compilers, the threads that run calls from Python (py4j: SQL planning, the metastore,
@@ -233,9 +233,9 @@ class _Sampler:
         self.peak_processes = 0
         self.samples = 0
         self._cpu_by_process: dict[tuple[int, float], float] = {}
-        # Per process: its role (None for a JVM) and, for a JVM, its threads' last CPU.
-        self._roles: dict[tuple[int, float], str | None] = {}
-        self._names: dict[tuple[int, float], str] = {}
+        # Per process: the name its role was read under, and the role (None for a JVM);
+        # for a JVM, its threads' last CPU.
+        self._roles: dict[tuple[int, float], tuple[str, str | None]] = {}
         self._threads: dict[tuple[int, float], dict[int, tuple[str, float]]] = {}
 
     def sample(self, processes: list[psutil.Process], threads: bool = False) -> int:
@@ -255,7 +255,7 @@ class _Sampler:
             # Own CPU only: children's times would count a reaped child twice.
             self._cpu_by_process[key] = times.user + times.system
             self._update_role(process, key)
-            if threads and key in self._roles and self._roles[key] is None and memory > 0:
+            if threads and self._role(key) is None and memory > 0:
                 self._threads.setdefault(key, {}).update(_jvm_threads(process.pid))
         self.samples += 1
         self.peak_rss = max(self.peak_rss, rss)
@@ -270,11 +270,14 @@ class _Sampler:
         """
         try:
             name = process.name()
-            if self._names.get(key) != name:
-                role = process_role(name, process.cmdline())
-                self._names[key], self._roles[key] = name, role
+            if key not in self._roles or self._roles[key][0] != name:
+                self._roles[key] = (name, process_role(name, process.cmdline()))
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
+
+    def _role(self, key: tuple[int, float]) -> str | None:
+        """A process's role: None for a JVM, "other processes" if it was never read."""
+        return self._roles[key][1] if key in self._roles else "other processes"
 
     @property
     def cpu_s(self) -> float:
@@ -285,7 +288,7 @@ class _Sampler:
         """CPU seconds per role (see ROLES), from the last value seen of each thread/process."""
         totals: dict[str, float] = collections.Counter()
         for key, cpu in self._cpu_by_process.items():
-            role = self._roles.get(key, "other processes")
+            role = self._role(key)
             if role is not None:
                 totals[role] += cpu
                 continue

@@ -622,20 +622,25 @@ def results_table(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _ok_pairs(records: list[dict[str, Any]], first: str, second: str):
+    """(size, record of ``first``, record of ``second``) for each size where both succeeded."""
+    by_key = {(r["size"], r["engine"]): r for r in records if r["status"] == "ok"}
+    for size in dict.fromkeys(r["size"] for r in records):
+        if (size, first) in by_key and (size, second) in by_key:
+            yield size, by_key[(size, first)], by_key[(size, second)]
+
+
 def ratios(
     records: list[dict[str, Any]], numerator: str = "dbt", denominator: str = "pyspark"
 ) -> dict[str, dict[str, float]]:
     """One engine over another (dbt build / plain PySpark), wall and CPU, per size where
     both succeeded."""
     found: dict[str, dict[str, float]] = {}
-    by_key = {(r["size"], r["engine"]): r for r in records if r["status"] == "ok"}
-    for size in dict.fromkeys(r["size"] for r in records):
-        dbt, spark = by_key.get((size, numerator)), by_key.get((size, denominator))
-        if dbt and spark:
-            found[size] = {
-                "wall": round(dbt["wall_s"] / spark["wall_s"], 2),
-                "cpu": round(dbt["cpu_s"] / spark["cpu_s"], 2) if spark["cpu_s"] else None,
-            }
+    for size, dbt, spark in _ok_pairs(records, numerator, denominator):
+        found[size] = {
+            "wall": round(dbt["wall_s"] / spark["wall_s"], 2),
+            "cpu": round(dbt["cpu_s"] / spark["cpu_s"], 2) if spark["cpu_s"] else None,
+        }
     return found
 
 
@@ -643,17 +648,14 @@ def beyond_added(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """What the models beyond SPEC §2–§5 add to the dbt build, per size: the full build
     minus the build without them (wall and CPU seconds, and nodes), where both succeeded."""
     found: dict[str, dict[str, float]] = {}
-    by_key = {(r["size"], r["engine"]): r for r in records if r["status"] == "ok"}
-    for size in dict.fromkeys(r["size"] for r in records):
-        full, spec = by_key.get((size, "dbt")), by_key.get((size, "dbt-spec"))
-        if full and spec:
-            nodes = [(r.get("dbt") or {}).get("nodes") for r in (full, spec)]
-            found[size] = {
-                "wall_s": round(full["wall_s"] - spec["wall_s"], 2),
-                "cpu_s": round(full["cpu_s"] - spec["cpu_s"], 2),
-                "wall_share": round((full["wall_s"] - spec["wall_s"]) / full["wall_s"], 3),
-                "nodes": nodes[0] - nodes[1] if None not in nodes else None,
-            }
+    for size, full, spec in _ok_pairs(records, "dbt", "dbt-spec"):
+        nodes = [(r.get("dbt") or {}).get("nodes") for r in (full, spec)]
+        found[size] = {
+            "wall_s": round(full["wall_s"] - spec["wall_s"], 2),
+            "cpu_s": round(full["cpu_s"] - spec["cpu_s"], 2),
+            "wall_share": round((full["wall_s"] - spec["wall_s"]) / full["wall_s"], 3),
+            "nodes": nodes[0] - nodes[1] if None not in nodes else None,
+        }
     return found
 
 
@@ -685,7 +687,8 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
     lines = [
         "CPU by role, seconds (tasks: Spark tasks; JIT: the JVM's compilers; py4j: calls from "
         "Python, i.e. SQL planning, metastore, code generation; driver: Spark's scheduler, "
-        "listeners, exchanges; GC: garbage collector; Python: dbt or the script itself)",
+        "listeners, exchanges; GC: garbage collector; Python: dbt or the script itself; "
+        "Py workers: PySpark's Python workers; other: other processes, e.g. shell wrappers)",
         "  "
         + "  ".join(
             [f"{'size':<8}", f"{'engine':<8}"]
@@ -753,19 +756,23 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
         )
     lines.append("")
     lines.extend(results_table(records))
-    found = ratios(records)
-    if found or ratios(records, "dbt-spec") or beyond_added(records):
+    found, like_for_like, added_by_size = (
+        ratios(records),
+        ratios(records, "dbt-spec"),
+        beyond_added(records),
+    )
+    if found or like_for_like or added_by_size:
         lines.append("")
-        for size, ratio in found.items():
-            cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
-            lines.append(f"dbt build / plain PySpark at {size}: wall {ratio['wall']:.1f}x{cpu}")
-    for size, ratio in ratios(records, "dbt-spec").items():
+    for size, ratio in found.items():
+        cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
+        lines.append(f"dbt build / plain PySpark at {size}: wall {ratio['wall']:.1f}x{cpu}")
+    for size, ratio in like_for_like.items():
         cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
         lines.append(
             f"dbt build of the SPEC §2–§5 models (dbt-spec) / plain PySpark at {size}, like for "
             f"like: wall {ratio['wall']:.1f}x{cpu}"
         )
-    for size, added in beyond_added(records).items():
+    for size, added in added_by_size.items():
         nodes = f", {added['nodes']} nodes" if added["nodes"] is not None else ""
         lines.append(
             f"the models beyond SPEC §2–§5 (tag beyond) add to the dbt build at {size}: "
