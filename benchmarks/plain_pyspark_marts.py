@@ -1,12 +1,15 @@
 """The project's marts in one plain PySpark script: the floor for Spark in the benchmark.
 
     .venv/bin/python benchmarks/plain_pyspark_marts.py --raw RAW_DIR --out OUT_DIR
+        [--marts all|spec]
 
 Reads the raw CSV landing zone with the options of the raw table
 (``macros/register_raw_source.sql``), applies the staging rules of
 ``stg_online_retail__rows_parsed`` and ``stg_online_retail__transactions`` (parse, quarantine
-reason, exact-duplicate removal, flags), computes every mart of the dbt project and writes
-each as parquet under OUT_DIR, with ``_timings.json`` (session start, compute, per table).
+reason, exact-duplicate removal, flags), computes every mart of the dbt project (``all``,
+the default: SPEC §2–§6, the §6 ones in ``plain_beyond_marts.py``) or those of SPEC §2–§5
+(``spec``, what the build computes without its models tagged ``beyond``), and writes each
+as parquet under OUT_DIR, with ``_timings.json`` (session start, compute, per table).
 
 The Spark session has the settings of the profile's ``local`` target
 (``session_parameters``) minus the Hive metastore: no catalog, no tables, no tests, no
@@ -19,8 +22,9 @@ Where this differs from the dbt models, it is to be cheaper, never to change a r
 - staged rows stay in Spark's cache, projected to the columns the marts use, instead of a
   parquet table read back by every downstream model;
 - the quarantine is counted, not written (only its count matters to the marts' balance).
-The RFM and invoice-outlier marts call the pure functions of the dbt Python models
-themselves (``python_models/``), so the two cannot drift apart.
+The Python-model marts (RFM, invoice outliers, CLV, K-Means, association rules) call the
+pure functions of the dbt Python models themselves (``python_models/``), with the vars of
+``dbt_project.yml``, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,6 +47,12 @@ from pyspark.storagelevel import StorageLevel
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = PROJECT_ROOT / "seeds"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain_beyond_marts.py
+from plain_beyond_marts import beyond_marts, project_vars  # noqa: E402
+
+# What the script computes: every mart of the dbt build, or those of SPEC §2–§5 (the
+# build without the models tagged `beyond`).
+MART_SETS = ("all", "spec")
 
 try:
     from lgs_analytics.paths import ProjectPaths
@@ -75,10 +86,6 @@ RAW_FIELDS = {
 # Metastore settings make no sense without Hive; everything else is the local target's.
 HIVE_ONLY_PREFIXES = ("spark.hadoop.javax.jdo.", "spark.hadoop.hive.", "spark.hadoop.datanucleus.")
 
-# The dbt project's defaults (dbt_project.yml vars).
-OUTLIER_PERCENTILE = 0.85
-HISTOGRAM_BINS = 40
-
 # SQL expressions copied from models/staging/online_retail/stg_online_retail__rows_parsed.sql:
 # the same text, so the same parse and the same first quarantine reason for every row.
 TRIMMED = {
@@ -89,6 +96,7 @@ TRIMMED = {
     "price_text": "trim(raw_price)",
     "customer_id_text": "nullif(trim(raw_customer_id), '')",
     "country": "nullif(trim(raw_country), '')",
+    "description": "nullif(trim(raw_description), '')",
 }
 PARSED = {
     "quantity": "case when quantity_text rlike '^[+-]?[0-9]+$' "
@@ -115,6 +123,8 @@ QUARANTINE_REASON = """
         when invoiced_at < timestamp '2000-01-01 00:00:00'
             or invoiced_at >= timestamp '2100-01-01 00:00:00' then 'invoice_date_out_of_range'
         when unit_price is null then 'unparseable_price'
+        when abs(cast(quantity as decimal(10, 0)) * unit_price) >= 1e15
+            then 'line_amount_out_of_range'
         when customer_id_text is not null
             and not customer_id_text rlike '^[0-9]+([.]0+)?$' then 'unparseable_customer_id'
     end
@@ -195,6 +205,9 @@ def staged_rows(raw: DataFrame) -> DataFrame:
         "quarantine_reason",
         sf.col("copies").cast("bigint").alias("copies"),
         "invoice_id",
+        "stock_code",
+        "description",
+        "quantity",
         sf.regexp_extract("customer_id_text", "^([0-9]+)", 1).alias("customer_id"),
         "country",
         sf.expr("cast(quantity * unit_price as decimal(18, 3))").alias("line_amount"),
@@ -372,12 +385,18 @@ def seed_frames(spark: SparkSession) -> tuple[DataFrame, DataFrame]:
     return segment_map, segments
 
 
-def compute_marts(spark: SparkSession, raw_dir: Path) -> dict[str, DataFrame]:
-    """Every mart of the dbt project, plus the staging balance, as lazy DataFrames.
+def compute_marts(
+    spark: SparkSession, raw_dir: Path, marts: str = "all"
+) -> dict[str, Callable[[], DataFrame]]:
+    """Every mart of the dbt project (``all``) or those of SPEC §2–§5 (``spec``), plus the
+    staging balance, as builders in dependency order (see ``plain_beyond_marts``).
 
     Frames reused by several marts are persisted: the staged rows (the only large one), the
     customer months, RFM scores and invoice amounts (one row per customer or invoice).
     """
+    if marts not in MART_SETS:
+        raise ValueError(f"marts must be one of {', '.join(MART_SETS)}, got {marts!r}")
+    variables = project_vars(PROJECT_ROOT)
     rows = staged_rows(read_raw(spark, raw_dir)).persist(StorageLevel.MEMORY_AND_DISK)
     transactions = rows.where(sf.col("quarantine_reason").isNull())
     sales_lines = transactions.where("is_sales_line")
@@ -390,10 +409,12 @@ def compute_marts(spark: SparkSession, raw_dir: Path) -> dict[str, DataFrame]:
     distribution = load_python_model("python_models/invoices/invoice_amount_distribution.py")
     histogram = load_python_model("python_models/invoices/invoice_amount_histogram.py")
     segment_map, segments = seed_frames(spark)
+    percentile = amounts_model.parse_percentile(variables["outlier_percentile"])
+    reference_date = rfm.parse_reference_date(variables["rfm_reference_date"])
 
-    scores = rfm.customer_rfm_scores(sales_lines, segment_map).persist()
-    amounts = amounts_model.invoice_amounts(sales_lines, OUTLIER_PERCENTILE).persist()
-    return {
+    scores = rfm.customer_rfm_scores(sales_lines, segment_map, reference_date).persist()
+    amounts = amounts_model.invoice_amounts(sales_lines, percentile).persist()
+    frames = {
         "staging_counts": staging_counts(rows),
         "monthly_sales": monthly_sales(spine, sales_lines),
         "monthly_orders": monthly_orders(spine, transactions),
@@ -402,14 +423,22 @@ def compute_marts(spark: SparkSession, raw_dir: Path) -> dict[str, DataFrame]:
         "customer_rfm_scores": scores,
         "rfm_segment_summary": summary.segment_summary(scores, segments),
         "invoice_amounts": amounts,
-        "invoice_amount_distribution": distribution.amount_distribution(
-            amounts, OUTLIER_PERCENTILE
+        "invoice_amount_distribution": distribution.amount_distribution(amounts, percentile),
+        "invoice_amount_histogram": histogram.amount_histogram(
+            amounts, histogram.parse_bins(variables["histogram_bins"])
         ),
-        "invoice_amount_histogram": histogram.amount_histogram(amounts, HISTOGRAM_BINS),
     }
+    builders: dict[str, Callable[[], DataFrame]] = {
+        name: (lambda frame=frame: frame) for name, frame in frames.items()
+    }
+    if marts == "all":
+        builders.update(
+            beyond_marts(spine, sales_lines, scores, segments, load_python_model, variables)
+        )
+    return builders
 
 
-def run(raw_dir: Path, out_dir: Path, target: str = "local") -> dict[str, Any]:
+def run(raw_dir: Path, out_dir: Path, target: str = "local", marts: str = "all") -> dict[str, Any]:
     """Start Spark, compute and write every mart; returns the timings written to the output."""
     started = time.perf_counter()
     spark = start_session(target)
@@ -417,11 +446,12 @@ def run(raw_dir: Path, out_dir: Path, target: str = "local") -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     tables: dict[str, float] = {}
     compute_started = time.perf_counter()
-    for name, frame in compute_marts(spark, raw_dir).items():
+    for name, build in compute_marts(spark, raw_dir, marts).items():
         table_started = time.perf_counter()
-        frame.write.mode("overwrite").parquet(str(out_dir / name))
+        build().write.mode("overwrite").parquet(str(out_dir / name))
         tables[name] = round(time.perf_counter() - table_started, 3)
     timings = {
+        "marts": marts,
         "session_start_s": round(session_s, 3),
         "compute_s": round(time.perf_counter() - compute_started, 3),
         "tables_s": tables,
@@ -438,8 +468,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw", type=Path, required=True, help="raw landing folder (part-*.csv)")
     parser.add_argument("--out", type=Path, required=True, help="output folder for parquet")
     parser.add_argument("--target", default="local", help="profile target to copy settings from")
+    parser.add_argument(
+        "--marts",
+        choices=MART_SETS,
+        default="all",
+        help="all: every mart of the dbt build; spec: those of SPEC §2–§5 only",
+    )
     args = parser.parse_args(argv)
-    timings = run(args.raw.resolve(), args.out.resolve(), args.target)
+    timings = run(args.raw.resolve(), args.out.resolve(), args.target, args.marts)
     print(json.dumps(timings))
     return 0
 
