@@ -1,24 +1,26 @@
 """Benchmark the dbt build against a plain PySpark script and the pandas reference.
 
     .venv/bin/python benchmarks/run_benchmarks.py --rows 1M,10M [--seed 42]
-        [--out benchmarks/results/<timestamp>.json] [--only dbt,dbt-spec,pyspark,pandas]
+        [--out benchmarks/results/<timestamp>.json]
+        [--only dbt,dbt-spec,pyspark,pyspark-spec,pandas]
         [--keep-data]
 
 For each size, synthetic raw data is generated once into ``.lgs-bench/<size>/`` (reused
-when its manifest matches), then four engines run, each in a fresh process tree:
+when its manifest matches), then five engines run, each in a fresh process tree:
 
 - ``dbt``: ``dbt build --target local`` on that state folder, from an empty warehouse and
   metastore (so every run starts from the same state), with its own target and log folders;
-- ``dbt-spec``: the same without the models beyond SPEC §2–§5 (``--exclude tag:beyond``):
-  the marts the plain script computes, for a like-for-like ratio, and what the models
-  beyond add to the build (the difference of the two dbt runs);
-- ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, the same marts with the same Spark
-  settings and no Hive: the floor for Spark;
+- ``dbt-spec``: the same without the models beyond SPEC §2–§5 (``--exclude tag:beyond``),
+  for what the models beyond add to the build (the difference of the two dbt runs);
+- ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, every mart of the build with the same
+  Spark settings and no Hive: the floor for Spark;
+- ``pyspark-spec``: the same script with ``--marts spec``, the marts of ``dbt-spec``;
 - ``pandas``: ``benchmarks/pandas_reference.py``, the project's pandas reference pipeline.
 
 Each run is measured by ``benchmarks/measure.py`` (wall, CPU of the whole tree, peak RSS of
 the tree, CPU by role). One fixed-width table is printed, headed by the machine, with the
-dbt / PySpark ratios and where the dbt build spends its time; the same goes to the JSON
+dbt / PySpark ratios (``dbt`` / ``pyspark``, and ``dbt-spec`` / ``pyspark-spec``), what
+the models beyond add to each, and where the dbt build spends its time; the same goes to the JSON
 file. Figures are printed, never asserted: they depend on the machine and on what else
 runs on it.
 """
@@ -61,13 +63,17 @@ except ModuleNotFoundError:  # a checkout without `pip install -e .`
 
 from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the path set above
 
-ENGINES = ("dbt", "dbt-spec", "pyspark", "pandas")
+ENGINES = ("dbt", "dbt-spec", "pyspark", "pyspark-spec", "pandas")
 # The dbt engines and the `dbt build` arguments of each (before --dbt-args).
 DBT_ENGINES: dict[str, tuple[str, ...]] = {
     "dbt": (),
-    # The models of SPEC §6 carry the tag `beyond`; the plain script does not compute them.
+    # The models of SPEC §6 carry the tag `beyond`.
     "dbt-spec": ("--exclude", "tag:beyond"),
 }
+# The plain PySpark engines and the marts each computes (plain_pyspark_marts.py --marts).
+PLAIN_ENGINES = {"pyspark": "all", "pyspark-spec": "spec"}
+# (engine with every mart, the same without the models beyond SPEC §2–§5)
+FULL_AND_SPEC = (("dbt", "dbt-spec"), ("pyspark", "pyspark-spec"))
 GIB = 2**30
 MIB = 2**20
 SIZE_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000, "b": 1_000_000_000}
@@ -330,7 +336,8 @@ def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") 
             *DBT_ENGINES[engine],
             *shlex.split(dbt_args),
         ]
-    script = "plain_pyspark_marts.py" if engine == "pyspark" else "pandas_reference.py"
+    script = "plain_pyspark_marts.py" if engine in PLAIN_ENGINES else "pandas_reference.py"
+    marts = ["--marts", PLAIN_ENGINES[engine]] if engine in PLAIN_ENGINES else []
     return [
         sys.executable,
         str(BENCH_DIR / script),
@@ -338,6 +345,7 @@ def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") 
         str(raw_dir),
         "--out",
         str(state / "out" / engine),
+        *marts,
     ]
 
 
@@ -578,9 +586,10 @@ def dbt_details(
 
 # ----------------------------------------------------------------------------- report
 
+ENGINE_WIDTH = max(len(engine) for engine in ENGINES)
 COLUMNS = (
     ("size", 8, "<"),
-    ("engine", 8, "<"),
+    ("engine", ENGINE_WIDTH, "<"),
     ("wall s", 9, ">"),
     ("CPU s", 9, ">"),
     ("peak RSS GiB", 13, ">"),
@@ -644,11 +653,14 @@ def ratios(
     return found
 
 
-def beyond_added(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """What the models beyond SPEC §2–§5 add to the dbt build, per size: the full build
-    minus the build without them (wall and CPU seconds, and nodes), where both succeeded."""
+def beyond_added(
+    records: list[dict[str, Any]], full_engine: str = "dbt", spec_engine: str = "dbt-spec"
+) -> dict[str, dict[str, float]]:
+    """What the models beyond SPEC §2–§5 add to an engine, per size: the run with every mart
+    minus the run without them (wall and CPU seconds, and dbt's nodes), where both
+    succeeded."""
     found: dict[str, dict[str, float]] = {}
-    for size, full, spec in _ok_pairs(records, "dbt", "dbt-spec"):
+    for size, full, spec in _ok_pairs(records, full_engine, spec_engine):
         nodes = [(r.get("dbt") or {}).get("nodes") for r in (full, spec)]
         found[size] = {
             "wall_s": round(full["wall_s"] - spec["wall_s"], 2),
@@ -657,6 +669,18 @@ def beyond_added(records: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "nodes": nodes[0] - nodes[1] if None not in nodes else None,
         }
     return found
+
+
+# The ratios printed: the whole build over the script computing every mart, and like for
+# like without the models beyond SPEC §2–§5.
+RATIO_PAIRS = (("dbt", "pyspark"), ("dbt-spec", "pyspark-spec"))
+# How the ratio and difference lines name each engine.
+RATIO_LABELS = {
+    "dbt": "dbt build",
+    "dbt-spec": "dbt build of the SPEC §2–§5 models (dbt-spec)",
+    "pyspark": "plain PySpark",
+    "pyspark-spec": "plain PySpark of the same marts (pyspark-spec)",
+}
 
 
 # Short column headings of the CPU-by-role table, in measure.ROLES order.
@@ -691,7 +715,7 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
         "Py workers: PySpark's Python workers; other: other processes, e.g. shell wrappers)",
         "  "
         + "  ".join(
-            [f"{'size':<8}", f"{'engine':<8}"]
+            [f"{'size':<8}", f"{'engine':<{ENGINE_WIDTH}}"]
             + [f"{ROLE_HEADINGS[role]:>{width}}" for role, width in zip(roles, widths, strict=True)]
         ),
     ]
@@ -700,7 +724,10 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
             f"{record['cpu_roles'].get(role, 0.0):>{width}.1f}"
             for role, width in zip(roles, widths, strict=True)
         ]
-        lines.append("  " + "  ".join([f"{record['size']:<8}", f"{record['engine']:<8}", *cells]))
+        lines.append(
+            "  "
+            + "  ".join([f"{record['size']:<8}", f"{record['engine']:<{ENGINE_WIDTH}}", *cells])
+        )
     return lines
 
 
@@ -756,29 +783,25 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
         )
     lines.append("")
     lines.extend(results_table(records))
-    found, like_for_like, added_by_size = (
-        ratios(records),
-        ratios(records, "dbt-spec"),
-        beyond_added(records),
-    )
-    if found or like_for_like or added_by_size:
+    found = {pair: ratios(records, *pair) for pair in RATIO_PAIRS}
+    added = {full: beyond_added(records, full, spec) for full, spec in FULL_AND_SPEC}
+    if any(found.values()) or any(added.values()):
         lines.append("")
-    for size, ratio in found.items():
-        cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
-        lines.append(f"dbt build / plain PySpark at {size}: wall {ratio['wall']:.1f}x{cpu}")
-    for size, ratio in like_for_like.items():
-        cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
-        lines.append(
-            f"dbt build of the SPEC §2–§5 models (dbt-spec) / plain PySpark at {size}, like for "
-            f"like: wall {ratio['wall']:.1f}x{cpu}"
-        )
-    for size, added in added_by_size.items():
-        nodes = f", {added['nodes']} nodes" if added["nodes"] is not None else ""
-        lines.append(
-            f"the models beyond SPEC §2–§5 (tag beyond) add to the dbt build at {size}: "
-            f"{added['wall_s']:.1f} s wall ({100 * added['wall_share']:.0f}%), "
-            f"{added['cpu_s']:.1f} s CPU{nodes}"
-        )
+    for (numerator, denominator), by_size in found.items():
+        for size, ratio in by_size.items():
+            cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
+            lines.append(
+                f"{RATIO_LABELS[numerator]} / {RATIO_LABELS[denominator]} at {size}: "
+                f"wall {ratio['wall']:.1f}x{cpu}"
+            )
+    for full, by_size in added.items():
+        for size, difference in by_size.items():
+            nodes = f", {difference['nodes']} nodes" if difference["nodes"] is not None else ""
+            lines.append(
+                f"the models beyond SPEC §2–§5 (tag beyond) add to {RATIO_LABELS[full]} at "
+                f"{size}: {difference['wall_s']:.1f} s wall "
+                f"({100 * difference['wall_share']:.0f}%), {difference['cpu_s']:.1f} s CPU{nodes}"
+            )
     roles = cpu_roles_table(records)
     if roles:
         lines.append("")
@@ -834,8 +857,9 @@ def main(argv: list[str] | None = None) -> int:
         "data": data,
         "results": records,
         "ratios_dbt_over_pyspark": ratios(records),
-        "ratios_dbt_spec_over_pyspark": ratios(records, "dbt-spec"),
+        "ratios_dbt_spec_over_pyspark_spec": ratios(records, *RATIO_PAIRS[1]),
         "beyond_added": beyond_added(records),
+        "beyond_added_pyspark": beyond_added(records, *FULL_AND_SPEC[1]),
         "table": text,
     }
     args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")

@@ -212,8 +212,25 @@ def test_the_spec_engine_builds_without_the_models_beyond(harness, tmp_path: Pat
     assert spec[position : position + 2] == ["--exclude", "tag:beyond"]
     assert spec[-2:] == ["--threads", "2"] and position < len(spec) - 2
     assert [part for part in spec if part not in ("--exclude", "tag:beyond")] == full
-    assert harness.parse_args([]).engines == ["dbt", "dbt-spec", "pyspark", "pandas"]
+    assert harness.parse_args([]).engines == [
+        "dbt",
+        "dbt-spec",
+        "pyspark",
+        "pyspark-spec",
+        "pandas",
+    ]
     assert harness.parse_args(["--only", "pyspark,dbt-spec"]).engines == ["dbt-spec", "pyspark"]
+
+
+def test_the_plain_engines_compute_every_mart_or_the_spec_ones(harness, tmp_path: Path) -> None:
+    every = harness.engine_command("pyspark", tmp_path, tmp_path / "raw")
+    spec = harness.engine_command("pyspark-spec", tmp_path, tmp_path / "raw")
+    assert every[1].endswith("plain_pyspark_marts.py") and spec[1] == every[1]
+    assert every[-2:] == ["--marts", "all"] and spec[-2:] == ["--marts", "spec"]
+    # Each writes to its own folder, so neither run reads the other's tables.
+    assert every[every.index("--out") + 1] != spec[spec.index("--out") + 1]
+    pandas = harness.engine_command("pandas", tmp_path, tmp_path / "raw")
+    assert pandas[1].endswith("pandas_reference.py") and "--marts" not in pandas
 
 
 def _record(engine: str, wall: float, cpu: float, nodes: int | None = None, status="ok"):
@@ -238,20 +255,29 @@ def test_like_for_like_ratio_and_what_the_models_beyond_add(harness) -> None:
     records = [
         _record("dbt", 200.0, 400.0, nodes=183),
         _record("dbt-spec", 150.0, 300.0, nodes=123),
-        _record("pyspark", 50.0, 100.0),
+        _record("pyspark", 80.0, 160.0),
+        _record("pyspark-spec", 60.0, 100.0),
     ]
-    assert harness.ratios(records) == {"1M": {"wall": 4.0, "cpu": 4.0}}
-    assert harness.ratios(records, "dbt-spec") == {"1M": {"wall": 3.0, "cpu": 3.0}}
+    assert harness.ratios(records) == {"1M": {"wall": 2.5, "cpu": 2.5}}
+    assert harness.ratios(records, "dbt-spec", "pyspark-spec") == {"1M": {"wall": 2.5, "cpu": 3.0}}
     assert harness.beyond_added(records) == {
         "1M": {"wall_s": 50.0, "cpu_s": 100.0, "wall_share": 0.25, "nodes": 60}
     }
+    assert harness.beyond_added(records, "pyspark", "pyspark-spec") == {
+        "1M": {"wall_s": 20.0, "cpu_s": 60.0, "wall_share": 0.25, "nodes": None}
+    }
     text = harness.render(harness.machine_info(), {}, records)
-    assert "(dbt-spec) / plain PySpark at 1M, like for like: wall 3.0x, CPU 3.0x" in text
-    assert "add to the dbt build at 1M: 50.0 s wall (25%), 100.0 s CPU, 60 nodes" in text
+    assert "dbt build / plain PySpark at 1M: wall 2.5x, CPU 2.5x" in text
+    assert (
+        "(dbt-spec) / plain PySpark of the same marts (pyspark-spec) at 1M: wall 2.5x, CPU 3.0x"
+        in text
+    )
+    assert "add to dbt build at 1M: 50.0 s wall (25%), 100.0 s CPU, 60 nodes" in text
+    assert "add to plain PySpark at 1M: 20.0 s wall (25%), 60.0 s CPU\n" in text + "\n"
     # A failed run gives no difference and no ratio rather than a wrong one.
     records[1] = _record("dbt-spec", 150.0, 300.0, nodes=123, status="timeout")
     assert harness.beyond_added(records) == {}
-    assert harness.ratios(records, "dbt-spec") == {}
+    assert harness.ratios(records, "dbt-spec", "pyspark-spec") == {}
 
 
 def test_a_build_without_the_tag_does_not_report_it(harness, tmp_path: Path) -> None:
