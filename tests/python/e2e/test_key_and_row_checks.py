@@ -1,0 +1,137 @@
+"""The generic test `key_and_row_checks` (tests/generic/) finds every kind of bad row.
+
+The staging tables' checks run as this one test (one scan of a million rows instead of
+three), so it must fail exactly where `unique`, `not_null`, `accepted_values` and
+`expression_is_true` would. The probe project gets the project's generic test, a model of
+crafted rows (a duplicated key, a null key, a null required column, a value outside the
+accepted list, an expression that is false and one that is null, beside good rows, one
+with a quote in an accepted value) and a model of good rows only; one `dbt build` on real
+Spark runs the test on both and its stored failures are read back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lgs_testing import LOG4J, PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+FIXTURE = PROJECT_ROOT / "tests" / "python" / "fixtures" / "python_model_project"
+GENERIC_TEST = PROJECT_ROOT / "tests" / "generic" / "key_and_row_checks.sql"
+
+ROWS = """
+select * from values
+    ('k1', 1, 'ok', 2, 4),
+    ('k2', 1, 'ok', 2, 4),
+    ('k2', 1, 'ok', 2, 4),
+    (null, 1, 'ok', 2, 4),
+    ('k3', null, 'ok', 2, 4),
+    ('k4', 1, 'bad', 2, 4),
+    ('k5', 1, null, 2, 4),
+    ('k6', 1, 'ok', 2, 5),
+    ('k7', 1, 'ok', null, 4),
+    ('k8', 1, 'it''s', 2, 4)
+    as t(k, a, status, amount, doubled)
+{% if var('good_only', false) %} where k in ('k1', 'k5', 'k8') {% endif %}
+"""
+
+SCHEMA = """
+version: 2
+models:
+  - name: probe_checked
+    data_tests:
+      - key_and_row_checks:
+          arguments:
+            key: k
+            not_null: [a]
+            accepted_values:
+              status: [ok, "it's"]
+            expression: doubled = amount * 2
+          config:
+            alias: checked_failures
+            store_failures: true
+            schema: audit
+            severity: warn
+"""
+
+BUILD = """
+import json, sys
+from dbt.cli.main import dbtRunner
+from pyspark.sql import SparkSession
+
+project = sys.argv[1]
+runs = []
+for good_only in (False, True):
+    result = dbtRunner().invoke([
+        "build", "--select", "probe_checked", "--vars", json.dumps({"good_only": good_only}),
+        "--project-dir", project, "--profiles-dir", project,
+    ])
+    spark = SparkSession.builder.getOrCreate()
+    audit = "probe_audit.checked_failures"
+    stored = spark.catalog.tableExists(audit)
+    runs.append({
+        "success": result.success,
+        "statuses": {node.node.resource_type: str(node.status) for node in result.result.results},
+        "failures": [row.asDict() for row in spark.table(audit).collect()] if stored else None,
+    })
+print("RESULT " + json.dumps(runs))
+"""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> list[dict]:
+    work = tmp_path_factory.mktemp("key-and-row-checks")
+    project = work / "project"
+    shutil.copytree(FIXTURE, project)
+    (project / "tests" / "generic").mkdir(parents=True)
+    shutil.copy(GENERIC_TEST, project / "tests" / "generic" / GENERIC_TEST.name)
+    (project / "models" / "probe_checked.sql").write_text(ROWS)
+    (project / "models" / "probe_checked.yml").write_text(SCHEMA)
+    state = work / "state"
+    state.mkdir()
+    env = dict(os.environ, PROBE_STATE_DIR=str(state), PROBE_LOG4J=str(LOG4J), DO_NOT_TRACK="1")
+    result = subprocess.run(
+        [sys.executable, "-c", BUILD, str(project)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0 and "RESULT " in result.stdout, (
+        result.stdout[-6000:] + result.stderr[-4000:]
+    )
+    return json.loads(result.stdout.split("RESULT ", 1)[1])
+
+
+def test_each_kind_of_bad_row_fails_under_its_key(runs):
+    bad = runs[0]
+    assert bad["success"] and bad["statuses"]["test"] == "warn", bad
+    by_key = {row["key_value"]: row for row in bad["failures"]}
+    # k1, k5 (a null status is not checked) and k8 (a quoted accepted value) pass.
+    assert set(by_key) == {"k2", None, "k3", "k4", "k6", "k7"}
+    assert by_key["k2"]["key_rows"] == 2
+    assert by_key[None]["key_rows"] == 1
+    assert by_key["k3"]["null_a"] == 1
+    assert by_key["k4"]["unaccepted_status"] == 1
+    # false, and null (amount is null): both fail, as in expression_is_true.
+    assert by_key["k6"]["expression_not_true"] == 1
+    assert by_key["k7"]["expression_not_true"] == 1
+    # Each row counts only the checks it breaks.
+    checks = ("null_a", "unaccepted_status", "expression_not_true")
+    assert sum(by_key["k2"][check] for check in checks) == 0
+    assert sum(by_key["k4"][check] for check in checks) == 1
+
+
+def test_good_rows_pass(runs):
+    good = runs[1]
+    assert good["success"] and good["statuses"]["test"] == "pass", good
+    assert good["failures"] is None, "a passing test left stored failures"
