@@ -25,7 +25,7 @@
     {%- set schema = var("raw_schema") -%}
     {%- set landed = schema ~ ".online_retail_ii_landed" -%}
     {%- set view = schema ~ ".online_retail_ii" -%}
-    {%- set raw_path = var("raw_path") -%}
+    {%- set raw_path = lgs_analytics.landing_path(var("raw_path")) -%}
     {%- set layout_version = "3" -%}
 
     {% do run_query("create schema if not exists " ~ schema) %}
@@ -59,6 +59,23 @@
     {% do run_query("refresh table " ~ landed) %}
     {% do run_query(lgs_analytics.raw_source_view_ddl(view, landed)) %}
     {{ return("") }}
+{% endmacro %}
+
+{#-
+    The landing path as the table's LOCATION: on the sparkplus adapter a relative path is
+    made absolute from the project root (Spark would resolve it against the schema's
+    warehouse folder and read nothing); other adapters take it as given (cloud URIs).
+-#}
+{% macro landing_path(raw_path) %}
+    {{ return(adapter.dispatch("landing_path", "lgs_analytics")(raw_path)) }}
+{% endmacro %}
+
+{% macro default__landing_path(raw_path) %}
+    {{ return(raw_path) }}
+{% endmacro %}
+
+{% macro sparkplus__landing_path(raw_path) %}
+    {{ return(adapter.project_path(raw_path)) }}
 {% endmacro %}
 
 {% macro raw_source_view_ddl(view, landed) %}

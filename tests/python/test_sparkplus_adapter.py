@@ -8,7 +8,7 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparkplus import Plugin
 from dbt.adapters.sparkplus.connections import SparkplusCredentials, sql_literal
-from dbt.adapters.sparkplus.impl import SparkplusAdapter
+from dbt.adapters.sparkplus.impl import SparkplusAdapter, absolute_from
 from dbt.adapters.sparkplus.python_submissions import (
     PythonModelError,
     SessionPythonJobHelper,
@@ -176,3 +176,23 @@ def test_a_table_points_at_a_new_folder_and_drops_without_its_files(spark, tmp_p
 )
 def test_locations_compare_normalized(left, right):
     assert normalized(left) == normalized(right)
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        (".lgs/raw/online_retail_ii", "/repo/.lgs/raw/online_retail_ii"),
+        ("data/../landing", "/repo/landing"),
+        ("/srv/landing", "/srv/landing"),
+        ("file:/srv/landing", "file:/srv/landing"),
+        ("s3a://bucket/landing", "s3a://bucket/landing"),
+        (
+            "abfss://raw@account.dfs.core.windows.net/lgs",
+            "abfss://raw@account.dfs.core.windows.net/lgs",
+        ),
+        ("dbfs:/mnt/landing", "dbfs:/mnt/landing"),
+    ],
+)
+def test_a_relative_landing_path_resolves_from_the_project_root(location, expected):
+    """Spark would resolve a relative table LOCATION against the schema's warehouse folder."""
+    assert absolute_from(location, "/repo") == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from dbt.adapters.base import PythonJobHelper, available
@@ -41,6 +42,17 @@ class SparkplusAdapter(SparkAdapter):
         if credentials.method != SparkConnectionMethod.SESSION:
             return None
         return get_session(credentials.server_side_parameters)
+
+    @available
+    def project_path(self, location: str) -> str:
+        """`location` with a relative local path made absolute from the project root.
+
+        A table's relative LOCATION would resolve against its schema's folder in the
+        warehouse (an empty folder: a raw table reading no rows), while the project's docs
+        promise paths relative to the project root. URIs (`file:`, `s3a://`, `dbfs:/`)
+        and absolute paths are returned unchanged.
+        """
+        return absolute_from(location, self.config.project_root)
 
     @available
     def make_directory(self, location: str) -> bool:
@@ -112,6 +124,15 @@ class SparkplusAdapter(SparkAdapter):
             raise DbtRuntimeError("\n".join(findings.refusals))
         logger.info(f"Checked the header of {findings.files} landed file(s) in {location}.")
         return findings.warnings
+
+
+def absolute_from(location: str, root: str) -> str:
+    """`location` resolved against `root` when it is a relative path without a scheme."""
+    if not location or "://" in location or ":" in location.split("/", 1)[0]:
+        return location
+    if os.path.isabs(location):
+        return location
+    return os.path.normpath(os.path.join(root, location))
 
 
 def _layout(spec: dict[str, Any]) -> Layout:
