@@ -11,19 +11,14 @@ Spark runs the test on both and its stored failures are read back.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from lgs_testing import LOG4J, PROJECT_ROOT
+from lgs_testing import PROJECT_ROOT, probe_project, run_probe_script
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = PROJECT_ROOT / "tests" / "python" / "fixtures" / "python_model_project"
 GENERIC_TEST = PROJECT_ROOT / "tests" / "generic" / "key_and_row_checks.sql"
 
 ROWS = """
@@ -87,29 +82,12 @@ print("RESULT " + json.dumps(runs))
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> list[dict]:
-    work = tmp_path_factory.mktemp("key-and-row-checks")
-    project = work / "project"
-    shutil.copytree(FIXTURE, project)
+    project, env = probe_project(tmp_path_factory.mktemp("key-and-row-checks"))
     (project / "tests" / "generic").mkdir(parents=True)
     shutil.copy(GENERIC_TEST, project / "tests" / "generic" / GENERIC_TEST.name)
     (project / "models" / "probe_checked.sql").write_text(ROWS)
     (project / "models" / "probe_checked.yml").write_text(SCHEMA)
-    state = work / "state"
-    state.mkdir()
-    env = dict(os.environ, PROBE_STATE_DIR=str(state), PROBE_LOG4J=str(LOG4J), DO_NOT_TRACK="1")
-    result = subprocess.run(
-        [sys.executable, "-c", BUILD, str(project)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0 and "RESULT " in result.stdout, (
-        result.stdout[-6000:] + result.stderr[-4000:]
-    )
-    return json.loads(result.stdout.split("RESULT ", 1)[1])
+    return run_probe_script(project, env, BUILD)
 
 
 def test_each_kind_of_bad_row_fails_under_its_key(runs):

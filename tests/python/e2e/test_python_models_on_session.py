@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lgs_testing import LOG4J, PROJECT_ROOT
+from lgs_testing import probe_project
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = PROJECT_ROOT / "tests" / "python" / "fixtures" / "python_model_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 READ_BACK = """
@@ -47,12 +45,8 @@ print("RESULT " + json.dumps({"tables": tables, "locations": locations, "rows": 
 
 @pytest.fixture(scope="module")
 def probe_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    work = tmp_path_factory.mktemp("probe")
-    project = work / "project"
-    shutil.copytree(FIXTURE, project)
-    state = work / "state"
-    state.mkdir()
-    env = dict(os.environ, PROBE_STATE_DIR=str(state), PROBE_LOG4J=str(LOG4J), DO_NOT_TRACK="1")
+    project, env = probe_project(tmp_path_factory.mktemp("probe"))
+    state = Path(env["PROBE_STATE_DIR"])
     result = subprocess.run(
         [DBT, "build", "--project-dir", str(project), "--profiles-dir", str(project)],
         cwd=project,

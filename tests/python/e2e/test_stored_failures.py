@@ -20,18 +20,13 @@ Every SQL statement dbt ran is taken from its `SQLQuery` events.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 
-from lgs_testing import LOG4J, PROJECT_ROOT
+from lgs_testing import probe_project, run_probe_script
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = PROJECT_ROOT / "tests" / "python" / "fixtures" / "python_model_project"
 AUDIT = "probe_audit.probe_amount_over_limit"
 
 SINGULAR_TEST = """
@@ -79,14 +74,9 @@ print("RESULT " + json.dumps(results))
 
 @pytest.fixture(scope="module")
 def builds(tmp_path_factory) -> list[dict]:
-    work = tmp_path_factory.mktemp("stored-failures")
-    project = work / "project"
-    shutil.copytree(FIXTURE, project)
+    project, env = probe_project(tmp_path_factory.mktemp("stored-failures"))
     (project / "tests").mkdir()
     (project / "tests" / "probe_amount_over_limit.sql").write_text(SINGULAR_TEST)
-    state = work / "state"
-    state.mkdir()
-    env = dict(os.environ, PROBE_STATE_DIR=str(state), PROBE_LOG4J=str(LOG4J), DO_NOT_TRACK="1")
     plan = [
         {"store_as": "table", "limit": 5},
         {"store_as": "view", "limit": 5},
@@ -94,19 +84,7 @@ def builds(tmp_path_factory) -> list[dict]:
         {"store_as": "view", "limit": 100},
         {"store_as": "view", "limit": 100},
     ]
-    result = subprocess.run(
-        [sys.executable, "-c", BUILDS, str(project), AUDIT, json.dumps(plan)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert result.returncode == 0 and "RESULT " in result.stdout, (
-        result.stdout[-6000:] + result.stderr[-4000:]
-    )
-    return json.loads(result.stdout.split("RESULT ", 1)[1])
+    return run_probe_script(project, env, BUILDS, AUDIT, json.dumps(plan))
 
 
 def test_every_failing_build_stores_the_failing_rows(builds):
