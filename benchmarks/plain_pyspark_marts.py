@@ -48,7 +48,7 @@ from pyspark.storagelevel import StorageLevel
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = PROJECT_ROOT / "seeds"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain_beyond_marts.py
-from plain_beyond_marts import beyond_marts, project_vars  # noqa: E402
+from plain_beyond_marts import beyond_marts, growth_pct, project_vars  # noqa: E402
 
 # What the script computes: every mart of the dbt build, or those of SPEC §2–§5 (the
 # build without the models tagged `beyond`).
@@ -293,12 +293,7 @@ def monthly_sales(spine: DataFrame, sales_lines: DataFrame) -> DataFrame:
     # One row per month: a single-partition window is the natural way to see the last month.
     previous = sf.lag("sales_amount").over(Window.orderBy("year_month"))
     with_previous = spined.withColumn("previous_sales_amount", previous)
-    current = sf.col("sales_amount").cast("double")
-    prior = sf.col("previous_sales_amount").cast("double")
-    growth = sf.when(
-        sf.col("previous_sales_amount").isNotNull() & (sf.col("previous_sales_amount") != 0),
-        (current - prior) / prior * 100,
-    )
+    growth = growth_pct(sf.col("sales_amount"), sf.col("previous_sales_amount"))
     return with_previous.select(
         sf.col("year_month").cast("int"),
         "sales_amount",
