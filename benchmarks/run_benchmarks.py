@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run_benchmarks.py --rows 1M,10M [--seed 42]
         [--out benchmarks/results/<timestamp>.json]
         [--only dbt,dbt-spec,pyspark,pyspark-spec,pandas]
-        [--keep-data]
+        [--keep-data] [--repeat N]
 
 For each size, synthetic raw data is generated once into ``.lgs-bench/<size>/`` (reused
 when its manifest matches), then five engines run, each in a fresh process tree:
@@ -23,6 +23,13 @@ dbt / PySpark ratios (``dbt`` / ``pyspark``, and ``dbt-spec`` / ``pyspark-spec``
 the models beyond add to each, and where the dbt build spends its time; the same goes to the JSON
 file. Figures are printed, never asserted: they depend on the machine and on what else
 runs on it.
+
+``--repeat N`` runs every engine N times per size, in rounds: the engines in order in odd
+rounds and in reverse order in even ones (A B, B A, A B...), so that a machine that drifts
+faster or slower over the rounds weighs on each engine alike. Every run is printed and kept
+in the JSON; a second table gives each engine's median, and the ratios and differences
+are those of the medians, with the ratio of each round (its two runs ran minutes apart)
+beside them: the spread of a noisy machine is shown, not hidden in one figure.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ import platform
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -149,7 +157,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="",
         help='extra `dbt build` arguments, e.g. "--exclude tag:baskets" (default: none)',
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of every engine per size, in rounds; medians are reported (default: 1)",
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat takes a whole number of runs >= 1, got {args.repeat}")
     args.sizes = [parse_size(part) for part in args.rows.split(",") if part.strip()]
     args.engines = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(args.engines) - set(ENGINES)
@@ -495,20 +511,42 @@ def dbt_phases(log_file: Path, measurement: Measurement) -> dict[str, float | No
 # ----------------------------------------------------------------------------- runs
 
 
+def run_order(engines: list[str], repeat: int) -> list[tuple[int, str]]:
+    """(run, engine) in the order they run: rounds of every engine, reversed in even rounds."""
+    order: list[tuple[int, str]] = []
+    for run in range(1, repeat + 1):
+        engines_of_round = engines if run % 2 else list(reversed(engines))
+        order.extend((run, engine) for engine in engines_of_round)
+    return order
+
+
+def run_name(engine: str, run: int, repeat: int) -> str:
+    """How tables and file names call one run: the engine, with its run number if repeated."""
+    return engine if repeat == 1 else f"{engine}#{run}"
+
+
 def run_engine(
-    engine: str, rows: int, state: Path, raw_dir: Path, args: argparse.Namespace, logs: Path
+    engine: str,
+    rows: int,
+    state: Path,
+    raw_dir: Path,
+    args: argparse.Namespace,
+    logs: Path,
+    run: int = 1,
 ) -> dict[str, Any]:
     """Measure one engine on one size; never raises for a failing run."""
     prepare_engine(engine, state)
     label = size_label(rows)
+    name = run_name(engine, run, args.repeat)
+    files = f"{label}-{name.replace('#', '-run')}"
     load = [round(x, 2) for x in os.getloadavg()]
-    print(f"  {engine}: running (load {load[0]:.2f})", flush=True)
+    print(f"  {name}: running (load {load[0]:.2f})", flush=True)
     measurement = run_measured(
         engine_command(engine, state, raw_dir, args.dbt_args),
         cwd=PROJECT_ROOT,
         env=engine_env(state, raw_dir),
-        stdout_path=logs / f"{label}-{engine}.stdout.log",
-        stderr_path=logs / f"{label}-{engine}.stderr.log",
+        stdout_path=logs / f"{files}.stdout.log",
+        stderr_path=logs / f"{files}.stderr.log",
         timeout_s=args.timeout,
         max_rss_bytes=int(args.pandas_max_rss_gb * GIB) if engine == "pandas" else None,
     )
@@ -516,6 +554,8 @@ def run_engine(
         "size": label,
         "rows": rows,
         "engine": engine,
+        "run": run,
+        "repeat": args.repeat,
         "status": measurement.status,
         "reason": measurement.reason,
         "wall_s": round(measurement.wall_s, 2),
@@ -527,7 +567,8 @@ def run_engine(
         "measurement": measurement.to_dict(),
     }
     if engine in DBT_ENGINES:
-        record["dbt"] = dbt_details(state, label, engine, measurement, args)
+        run_suffix = "" if args.repeat == 1 else f"-run{run}"
+        record["dbt"] = dbt_details(state, label, engine, measurement, args, run_suffix)
         if measurement.status == "failed":
             record["reason"] = dbt_failure_reason(Path(str(measurement.stdout_path)))
     else:
@@ -535,7 +576,7 @@ def run_engine(
         if timings.is_file():
             record["timings"] = json.loads(timings.read_text())
     print(
-        f"  {engine}: {measurement.status} in {measurement.wall_s:.1f} s, "
+        f"  {name}: {measurement.status} in {measurement.wall_s:.1f} s, "
         f"CPU {measurement.cpu_s:.1f} s, peak RSS {measurement.peak_rss_gib:.2f} GiB"
         + (f" ({measurement.reason})" if measurement.reason else ""),
         flush=True,
@@ -561,7 +602,12 @@ def dbt_failure_reason(stdout_path: Path) -> str:
 
 
 def dbt_details(
-    state: Path, label: str, engine: str, measurement: Measurement, args: argparse.Namespace
+    state: Path,
+    label: str,
+    engine: str,
+    measurement: Measurement,
+    args: argparse.Namespace,
+    run_suffix: str = "",
 ) -> dict[str, Any]:
     """Copy the run's run_results.json away and summarise it with the start-up phases."""
     target = state / "dbt" / "target"
@@ -577,7 +623,7 @@ def dbt_details(
     artefacts = args.out.with_suffix("")
     artefacts.mkdir(parents=True, exist_ok=True)
     suffix = "" if engine == "dbt" else f"-{engine}"
-    copy = artefacts / f"run_results-{label}{suffix}.json"
+    copy = artefacts / f"run_results-{label}{suffix}{run_suffix}.json"
     shutil.copyfile(target / "run_results.json", copy)
     details["run_results"] = str(copy)
     details.update(summarize_run_results(target))
@@ -587,6 +633,8 @@ def dbt_details(
 # ----------------------------------------------------------------------------- report
 
 ENGINE_WIDTH = max(len(engine) for engine in ENGINES)
+# Wide enough for a repeated engine's run name, e.g. "pyspark-spec#10".
+RUN_WIDTH = ENGINE_WIDTH + 3
 COLUMNS = (
     ("size", 8, "<"),
     ("engine", ENGINE_WIDTH, "<"),
@@ -598,37 +646,119 @@ COLUMNS = (
 )
 
 
-def _row(values: list[str]) -> str:
+def _row(values: list[str], engine_width: int = ENGINE_WIDTH) -> str:
+    widths = [engine_width if name == "engine" else width for name, width, _ in COLUMNS]
     cells = [
-        f"{value:{align}{width}}" for value, (_, width, align) in zip(values, COLUMNS, strict=True)
+        f"{value:{align}{width}}"
+        for value, width, (_, _, align) in zip(values, widths, COLUMNS, strict=True)
     ]
     return "  ".join(cells).rstrip()
 
 
+def record_name(record: dict[str, Any]) -> str:
+    """The engine of a record, with its run number when the engines were repeated (a
+    median has none)."""
+    run = record.get("run")
+    return record["engine"] if run is None else run_name(record["engine"], run, record["repeat"])
+
+
+def _status_cell(record: dict[str, Any]) -> str:
+    if record["status"] != "ok":
+        return f"{record['status']} (*)"
+    if record.get("failed_runs"):
+        return f"ok ({record['failed_runs']} of {record['runs']} runs failed: not in the median)"
+    return "ok"
+
+
 def results_table(records: list[dict[str, Any]]) -> list[str]:
-    """The fixed-width table: one line per size and engine."""
-    lines = [_row([name for name, _, _ in COLUMNS])]
-    lines.append(_row(["-" * max(width, len(name)) for name, width, _ in COLUMNS]))
+    """The fixed-width table: one line per size and engine (per run when repeated)."""
+    width = RUN_WIDTH if any(record.get("repeat", 1) > 1 for record in records) else ENGINE_WIDTH
+    lines = [_row([name for name, _, _ in COLUMNS], width)]
+    lines.append(
+        _row(
+            [
+                "-" * max(width if name == "engine" else size, len(name))
+                for name, size, _ in COLUMNS
+            ],
+            width,
+        )
+    )
     for record in records:
-        status = record["status"] if record["status"] == "ok" else f"{record['status']} (*)"
         rate = f"{record['rows_per_s']:,}" if record["rows_per_s"] else "-"
         lines.append(
             _row(
                 [
                     record["size"],
-                    record["engine"],
+                    record_name(record),
                     f"{record['wall_s']:.1f}",
                     f"{record['cpu_s']:.1f}",
                     f"{record['peak_rss_gib']:.2f}",
                     rate,
-                    status,
-                ]
+                    _status_cell(record),
+                ],
+                width,
             )
         )
     for record in records:
         if record["status"] != "ok":
-            lines.append(f"(*) {record['size']} {record['engine']}: {record['reason']}")
+            lines.append(f"(*) {record['size']} {record_name(record)}: {record['reason']}")
     return lines
+
+
+def medians(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per size and engine: the median wall, CPU and peak RSS of its successful
+    runs (a single run is its own median), with every run's wall and CPU; a size and engine
+    whose every run failed keeps its first failure."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record["size"], record["engine"]), []).append(record)
+    sizes = list(dict.fromkeys(record["size"] for record in records))
+    engines = {engine: index for index, engine in enumerate(ENGINES)}
+
+    def size_then_engine(key: tuple[str, str]) -> tuple[int, int]:
+        return sizes.index(key[0]), engines.get(key[1], len(engines))
+
+    summary = []
+    for size, engine in sorted(groups, key=size_then_engine):
+        runs = groups[(size, engine)]
+        ok = [run for run in runs if run["status"] == "ok"]
+        if not ok:
+            summary.append({**runs[0], "run": None, "runs": len(runs), "failed_runs": len(runs)})
+            continue
+        wall = round(statistics.median(run["wall_s"] for run in ok), 2)
+        entry: dict[str, Any] = {
+            "size": size,
+            "rows": ok[0]["rows"],
+            "engine": engine,
+            "status": "ok",
+            "reason": None,
+            "runs": len(runs),
+            "failed_runs": len(runs) - len(ok),
+            "wall_s": wall,
+            "cpu_s": round(statistics.median(run["cpu_s"] for run in ok), 2),
+            "peak_rss_gib": round(statistics.median(run["peak_rss_gib"] for run in ok), 3),
+            "rows_per_s": round(ok[0]["rows"] / wall) if wall else None,
+            "wall_s_runs": [run["wall_s"] for run in ok],
+            "cpu_s_runs": [run["cpu_s"] for run in ok],
+        }
+        if "dbt" in ok[0]:
+            entry["dbt"] = {"nodes": ok[0]["dbt"].get("nodes")}
+        summary.append(entry)
+    return summary
+
+
+def ratios_per_run(
+    records: list[dict[str, Any]], numerator: str = "dbt", denominator: str = "pyspark"
+) -> dict[str, list[float]]:
+    """Wall ratio of one engine over another within each round (run number), per size,
+    for the rounds where both succeeded."""
+    found: dict[str, list[float]] = {}
+    by_key = {(r["size"], r["engine"], r.get("run", 1)): r for r in records if r["status"] == "ok"}
+    for (size, engine, run), record in by_key.items():
+        other = by_key.get((size, denominator, run))
+        if engine == numerator and other is not None:
+            found.setdefault(size, []).append(round(record["wall_s"] / other["wall_s"], 2))
+    return found
 
 
 def _ok_pairs(records: list[dict[str, Any]], first: str, second: str):
@@ -708,6 +838,7 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
     # A role shows when some run gave it at least 0.05 s (what prints as 0.1 or more).
     roles = [role for role in ROLES if any(r["cpu_roles"].get(role, 0.0) >= 0.05 for r in measured)]
     widths = [max(7, len(ROLE_HEADINGS[role])) for role in roles]
+    width = max(ENGINE_WIDTH, *(len(record_name(record)) for record in measured))
     lines = [
         "CPU by role, seconds (tasks: Spark tasks; JIT: the JVM's compilers; py4j: calls from "
         "Python, i.e. SQL planning, metastore, code generation; driver: Spark's scheduler, "
@@ -715,7 +846,7 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
         "Py workers: PySpark's Python workers; other: other processes, e.g. shell wrappers)",
         "  "
         + "  ".join(
-            [f"{'size':<8}", f"{'engine':<{ENGINE_WIDTH}}"]
+            [f"{'size':<8}", f"{'engine':<{width}}"]
             + [f"{ROLE_HEADINGS[role]:>{width}}" for role, width in zip(roles, widths, strict=True)]
         ),
     ]
@@ -725,8 +856,7 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
             for role, width in zip(roles, widths, strict=True)
         ]
         lines.append(
-            "  "
-            + "  ".join([f"{record['size']:<8}", f"{record['engine']:<{ENGINE_WIDTH}}", *cells])
+            "  " + "  ".join([f"{record['size']:<8}", f"{record_name(record):<{width}}", *cells])
         )
     return lines
 
@@ -740,6 +870,8 @@ def dbt_report(record: dict[str, Any]) -> list[str]:
     details = record.get("dbt") or {}
     extra = f" (extra arguments: {details['extra_args']})" if details.get("extra_args") else ""
     name = "dbt build" if record.get("engine", "dbt") == "dbt" else record["engine"]
+    if record.get("repeat", 1) > 1:
+        name += f" (run {record['run']} of {record['repeat']})"
     lines = [f"{name} at {record['size']}: {record['wall_s']:.1f} s wall{extra}"]
     phases = details.get("phases") or {}
     if phases:
@@ -783,16 +915,30 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
         )
     lines.append("")
     lines.extend(results_table(records))
-    found = {pair: ratios(records, *pair) for pair in RATIO_PAIRS}
-    added = {full: beyond_added(records, full, spec) for full, spec in FULL_AND_SPEC}
+    summary = medians(records)
+    repeated = max((record.get("repeat", 1) for record in records), default=1)
+    if repeated > 1:
+        lines.append("")
+        lines.append(f"median of {repeated} runs (of the successful ones):")
+        lines.extend(results_table(summary))
+    found = {pair: ratios(summary, *pair) for pair in RATIO_PAIRS}
+    per_run = {pair: ratios_per_run(records, *pair) for pair in RATIO_PAIRS}
+    added = {full: beyond_added(summary, full, spec) for full, spec in FULL_AND_SPEC}
     if any(found.values()) or any(added.values()):
         lines.append("")
-    for (numerator, denominator), by_size in found.items():
+    for pair, by_size in found.items():
+        numerator, denominator = pair
         for size, ratio in by_size.items():
             cpu = f", CPU {ratio['cpu']:.1f}x" if ratio["cpu"] else ""
+            rounds = per_run[pair].get(size, [])
+            spread = (
+                f" (medians; wall per round {', '.join(f'{value:.2f}x' for value in rounds)})"
+                if repeated > 1
+                else ""
+            )
             lines.append(
                 f"{RATIO_LABELS[numerator]} / {RATIO_LABELS[denominator]} at {size}: "
-                f"wall {ratio['wall']:.1f}x{cpu}"
+                f"wall {ratio['wall']:.1f}x{cpu}{spread}"
             )
     for full, by_size in added.items():
         for size, difference in by_size.items():
@@ -831,12 +977,13 @@ def main(argv: list[str] | None = None) -> int:
         raw_dir = state / "raw" / "online_retail_ii"
         print(f"[{label}] {rows:,} rows", flush=True)
         data[label] = {"rows": rows, **ensure_data(raw_dir, rows, args.seed, args.chunk_rows)}
-        for engine in args.engines:
-            records.append(run_engine(engine, rows, state, raw_dir, args, logs))
+        for run, engine in run_order(args.engines, args.repeat):
+            records.append(run_engine(engine, rows, state, raw_dir, args, logs, run))
         if not args.keep_data:
             _remove(state)
     machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     text = render(machine, data, records)
+    summary = medians(records)
     print("\n" + text, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -852,14 +999,19 @@ def main(argv: list[str] | None = None) -> int:
             "work_dir": str(args.work_dir),
             "keep_data": args.keep_data,
             "dbt_args": args.dbt_args,
+            "repeat": args.repeat,
         },
         "machine": machine,
         "data": data,
         "results": records,
-        "ratios_dbt_over_pyspark": ratios(records),
-        "ratios_dbt_spec_over_pyspark_spec": ratios(records, *RATIO_PAIRS[1]),
-        "beyond_added": beyond_added(records),
-        "beyond_added_pyspark": beyond_added(records, *FULL_AND_SPEC[1]),
+        # Per size and engine: the median of its runs (with --repeat 1, the run itself).
+        "medians": summary,
+        "ratios_dbt_over_pyspark": ratios(summary),
+        "ratios_dbt_spec_over_pyspark_spec": ratios(summary, *RATIO_PAIRS[1]),
+        "ratios_per_round_dbt_over_pyspark": ratios_per_run(records),
+        "ratios_per_round_dbt_spec_over_pyspark_spec": ratios_per_run(records, *RATIO_PAIRS[1]),
+        "beyond_added": beyond_added(summary),
+        "beyond_added_pyspark": beyond_added(summary, *FULL_AND_SPEC[1]),
         "table": text,
     }
     args.out.write_text(json.dumps(payload, indent=2, default=str) + "\n")

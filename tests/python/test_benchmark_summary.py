@@ -233,11 +233,21 @@ def test_the_plain_engines_compute_every_mart_or_the_spec_ones(harness, tmp_path
     assert pandas[1].endswith("pandas_reference.py") and "--marts" not in pandas
 
 
-def _record(engine: str, wall: float, cpu: float, nodes: int | None = None, status="ok"):
+def _record(
+    engine: str,
+    wall: float,
+    cpu: float,
+    nodes: int | None = None,
+    status="ok",
+    run: int = 1,
+    repeat: int = 1,
+):
     record = {
         "size": "1M",
         "rows": 1_000_000,
         "engine": engine,
+        "run": run,
+        "repeat": repeat,
         "status": status,
         "reason": None if status == "ok" else "timeout",
         "wall_s": wall,
@@ -336,3 +346,82 @@ def test_a_process_whose_role_cannot_be_read_is_still_counted(harness) -> None:
     assert sampler.cpu_roles() == {"other processes": 2.0}
     sampler.sample([process], threads=True)  # readable now: the role is found
     assert sampler.cpu_roles() == {"Python driver": 2.0}
+
+
+def test_repeated_engines_run_in_rounds_reversed_every_other_round(harness) -> None:
+    assert harness.run_order(["dbt", "pyspark"], 1) == [(1, "dbt"), (1, "pyspark")]
+    assert harness.run_order(["dbt", "pyspark", "pandas"], 3) == [
+        (1, "dbt"),
+        (1, "pyspark"),
+        (1, "pandas"),
+        (2, "pandas"),
+        (2, "pyspark"),
+        (2, "dbt"),
+        (3, "dbt"),
+        (3, "pyspark"),
+        (3, "pandas"),
+    ]
+    assert harness.parse_args(["--repeat", "3"]).repeat == 3
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--repeat", "0"])
+
+
+def test_repeated_runs_are_summarised_by_their_medians(harness) -> None:
+    """Ratios and differences come from each engine's median; each round's ratio is shown."""
+    records = [
+        _record("dbt", 200.0, 400.0, nodes=183, run=1, repeat=3),
+        _record("pyspark", 100.0, 200.0, run=1, repeat=3),
+        _record("pyspark", 90.0, 150.0, run=2, repeat=3),
+        _record("dbt", 240.0, 420.0, nodes=183, run=2, repeat=3),
+        _record("dbt", 210.0, 500.0, nodes=183, run=3, repeat=3),
+        _record("pyspark", 120.0, 160.0, run=3, repeat=3, status="timeout"),
+    ]
+    summary = harness.medians(records)
+    assert [(m["engine"], m["runs"], m["failed_runs"]) for m in summary] == [
+        ("dbt", 3, 0),
+        ("pyspark", 3, 1),
+    ]
+    dbt, spark = summary
+    assert (dbt["wall_s"], dbt["cpu_s"], dbt["wall_s_runs"]) == (
+        210.0,
+        420.0,
+        [200.0, 240.0, 210.0],
+    )
+    # The failed run is left out of the median (of 100 and 90), not counted as a time.
+    assert (spark["wall_s"], spark["cpu_s"]) == (95.0, 175.0)
+    assert spark["rows_per_s"] == round(1_000_000 / 95.0)
+    assert harness.ratios(summary) == {"1M": {"wall": round(210 / 95, 2), "cpu": 2.4}}
+    # Within each round where both ran: 200/100 and 240/90; round 3 has no pyspark.
+    assert harness.ratios_per_run(records) == {"1M": [2.0, round(240 / 90, 2)]}
+
+    text = harness.render(harness.machine_info(), {}, records)
+    assert "median of 3 runs (of the successful ones):" in text
+    assert "dbt build / plain PySpark at 1M: wall 2.2x, CPU 2.4x (medians; wall per round " in text
+    assert "2.00x, 2.67x)" in text
+    lines = text.splitlines()
+    assert any(line.split()[:3] == ["1M", "dbt#2", "240.0"] for line in lines)
+    assert any(line.split()[:2] == ["1M", "pyspark#3"] and "timeout (*)" in line for line in lines)
+    median_rows = [line.split() for line in lines if line.split()[:2] == ["1M", "pyspark"]]
+    assert median_rows and median_rows[0][2] == "95.0" and "1 of 3 runs failed" in text
+
+
+def test_an_engine_that_always_failed_keeps_its_failure(harness) -> None:
+    records = [
+        _record("pandas", 10.0, 10.0, status="timeout", run=1, repeat=2),
+        _record("pandas", 12.0, 12.0, status="timeout", run=2, repeat=2),
+    ]
+    (summary,) = harness.medians(records)
+    assert summary["status"] == "timeout" and summary["failed_runs"] == 2
+    assert harness.record_name(summary) == "pandas"
+
+
+def test_a_single_run_is_its_own_median(harness) -> None:
+    records = [_record("dbt", 200.0, 400.0, nodes=183), _record("pyspark", 80.0, 160.0)]
+    summary = harness.medians(records)
+    assert [(m["engine"], m["wall_s"], m["cpu_s"]) for m in summary] == [
+        ("dbt", 200.0, 400.0),
+        ("pyspark", 80.0, 160.0),
+    ]
+    text = harness.render(harness.machine_info(), {}, records)
+    assert "median of" not in text and "per round" not in text
+    assert "dbt build / plain PySpark at 1M: wall 2.5x, CPU 2.5x\n" in text + "\n"

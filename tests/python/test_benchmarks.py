@@ -263,3 +263,50 @@ def test_the_staging_balance_holds(harness):
         counts["staged_rows"] + counts["removed_duplicates"] + counts["quarantined_rows"]
     )
     assert counts["removed_duplicates"] > 0, "the generator always writes overlap duplicates"
+
+
+def test_repeated_runs_are_each_measured_and_summarised_by_median(tmp_path: Path):
+    """--repeat 2 with two engines: four real runs, in rounds (A B, then B A), each with its
+    own logs, and one median per engine whose figures are those of the runs."""
+    out = tmp_path / "results.json"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "benchmarks" / "run_benchmarks.py"),
+            "--rows",
+            "3k",
+            "--only",
+            "pyspark-spec,pandas",
+            "--repeat",
+            "2",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+            "--timeout",
+            "600",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    payload = json.loads(out.read_text())
+    assert payload["settings"]["repeat"] == 2
+    runs = [(record["engine"], record["run"]) for record in payload["results"]]
+    assert runs == [("pyspark-spec", 1), ("pandas", 1), ("pandas", 2), ("pyspark-spec", 2)]
+    assert all(record["status"] == "ok" for record in payload["results"])
+    logs = out.with_suffix("")
+    for engine, run in runs:
+        assert (logs / f"3k-{engine}-run{run}.stdout.log").is_file()
+    by_engine = {record["engine"]: record for record in payload["medians"]}
+    assert set(by_engine) == {"pyspark-spec", "pandas"}
+    for engine, median in by_engine.items():
+        walls = sorted(r["wall_s"] for r in payload["results"] if r["engine"] == engine)
+        assert median["runs"] == 2 and median["failed_runs"] == 0
+        assert sorted(median["wall_s_runs"]) == walls
+        assert median["wall_s"] == pytest.approx(sum(walls) / 2, abs=0.01)
+    assert "median of 2 runs (of the successful ones):" in result.stdout
+    assert "pyspark-spec#2" in result.stdout and "pandas#1" in result.stdout
