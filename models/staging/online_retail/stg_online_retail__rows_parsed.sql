@@ -43,7 +43,7 @@ source as (
 
 ),
 
-trimmed as (
+raw_fields as (
 
     select
         source_file,
@@ -56,16 +56,50 @@ trimmed as (
         price as raw_price,
         `customer id` as raw_customer_id,
         country as raw_country,
-        _corrupt_record as raw_record,
-        upper(trim(invoice)) as invoice_id,
-        trim(stockcode) as stock_code,
-        nullif(trim(description), '') as description,
-        trim(quantity) as quantity_text,
-        trim(invoicedate) as invoice_date_text,
-        trim(price) as price_text,
-        nullif(trim(`customer id`), '') as customer_id_text,
-        nullif(trim(country), '') as country
+        _corrupt_record as raw_record
     from source
+
+),
+
+identical_lines as (
+
+    {#-
+        Identical lines of a file (same fields, same corrupt record) are parsed once and
+        fanned out again in `numbered`: the shuffle that numbers them moves the raw
+        fields, not every parsed column, and no window sorts a million wide rows.
+    #}
+    select
+        *,
+        count(*) as copies
+    from raw_fields
+    group by
+        source_file,
+        source_file_modified_at,
+        raw_invoice,
+        raw_stock_code,
+        raw_description,
+        raw_quantity,
+        raw_invoice_date,
+        raw_price,
+        raw_customer_id,
+        raw_country,
+        raw_record
+
+),
+
+trimmed as (
+
+    select
+        *,
+        upper(trim(raw_invoice)) as invoice_id,
+        trim(raw_stock_code) as stock_code,
+        nullif(trim(raw_description), '') as description,
+        trim(raw_quantity) as quantity_text,
+        trim(raw_invoice_date) as invoice_date_text,
+        trim(raw_price) as price_text,
+        nullif(trim(raw_customer_id), '') as customer_id_text,
+        nullif(trim(raw_country), '') as country
+    from identical_lines
 
 ),
 
@@ -150,13 +184,18 @@ classified as (
 
 ),
 
+numbered as (
+
+    select
+        *,
+        explode(sequence(1, cast(copies as int))) as occurrence
+    from classified
+
+),
+
 keyed as (
 
-    {#-
-        The month leads the window's keys without changing its groups (identical raw rows
-        have the same invoice date, so the same month): Spark then sorts the rows once,
-        by month first, and the partitioned write needs no second sort of its own.
-    #}
+    {#- The nth copy of a line in its file: the same id whenever the file is read. #}
     select
         sha2(
             concat_ws(
@@ -164,18 +203,12 @@ keyed as (
                 source_file,
                 raw_row_hash,
                 coalesce(raw_record, ''),
-                cast(
-                    row_number() over (
-                        partition by
-                            partition_month, source_file, raw_row_hash, raw_record
-                        order by raw_row_hash
-                    ) as string
-                )
+                cast(occurrence as string)
             ),
             256
         ) as parsed_row_id,
-        *
-    from classified
+        * except (copies, occurrence)
+    from numbered
 
 ),
 
