@@ -91,24 +91,19 @@ TABLES: dict[str, tuple[str | None, set[str], set[str]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One harness run at 20k rows, dbt-spec, pyspark-spec and pandas, in a temporary folder."""
-    folder = tmp_path_factory.mktemp("bench")
+def run_harness(folder: Path, *options: str) -> tuple[str, dict]:
+    """run_benchmarks.py with these options, its work and results in ``folder``: the
+    printed text and the JSON it wrote."""
     out = folder / "results.json"
     result = subprocess.run(
         [
             sys.executable,
             str(PROJECT_ROOT / "benchmarks" / "run_benchmarks.py"),
-            "--rows",
-            SIZE,
-            "--only",
-            "dbt-spec,pyspark-spec,pandas",
+            *options,
             "--work-dir",
             str(folder / "work"),
             "--out",
             str(out),
-            "--keep-data",
             "--timeout",
             "900",
         ],
@@ -119,9 +114,19 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
         check=False,
     )
     assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One harness run at 20k rows, dbt-spec, pyspark-spec and pandas, in a temporary folder."""
+    folder = tmp_path_factory.mktemp("bench")
+    stdout, payload = run_harness(
+        folder, "--rows", SIZE, "--only", "dbt-spec,pyspark-spec,pandas", "--keep-data"
+    )
     return {
-        "stdout": result.stdout,
-        "json": json.loads(out.read_text()),
+        "stdout": stdout,
+        "json": payload,
         "outputs": folder / "work" / SIZE / "out",
         "dbt_target": folder / "work" / SIZE / "dbt" / "target",
     }
@@ -268,37 +273,14 @@ def test_the_staging_balance_holds(harness):
 def test_repeated_runs_are_each_measured_and_summarised_by_median(tmp_path: Path):
     """--repeat 2 with two engines: four real runs, in rounds (A B, then B A), each with its
     own logs, and one median per engine whose figures are those of the runs."""
-    out = tmp_path / "results.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "benchmarks" / "run_benchmarks.py"),
-            "--rows",
-            "3k",
-            "--only",
-            "pyspark-spec,pandas",
-            "--repeat",
-            "2",
-            "--work-dir",
-            str(tmp_path / "work"),
-            "--out",
-            str(out),
-            "--timeout",
-            "600",
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    stdout, payload = run_harness(
+        tmp_path, "--rows", "3k", "--only", "pyspark-spec,pandas", "--repeat", "2"
     )
-    assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    payload = json.loads(out.read_text())
     assert payload["settings"]["repeat"] == 2
     runs = [(record["engine"], record["run"]) for record in payload["results"]]
     assert runs == [("pyspark-spec", 1), ("pandas", 1), ("pandas", 2), ("pyspark-spec", 2)]
     assert all(record["status"] == "ok" for record in payload["results"])
-    logs = out.with_suffix("")
+    logs = tmp_path / "results"
     for engine, run in runs:
         assert (logs / f"3k-{engine}-run{run}.stdout.log").is_file()
     by_engine = {record["engine"]: record for record in payload["medians"]}
@@ -308,5 +290,5 @@ def test_repeated_runs_are_each_measured_and_summarised_by_median(tmp_path: Path
         assert median["runs"] == 2 and median["failed_runs"] == 0
         assert sorted(median["wall_s_runs"]) == walls
         assert median["wall_s"] == pytest.approx(sum(walls) / 2, abs=0.01)
-    assert "median of 2 runs (of the successful ones):" in result.stdout
-    assert "pyspark-spec#2" in result.stdout and "pandas#1" in result.stdout
+    assert "median of 2 runs (of the successful ones):" in stdout
+    assert "pyspark-spec#2" in stdout and "pandas#1" in stdout
