@@ -538,7 +538,9 @@ def run_engine(
     prepare_engine(engine, state)
     label = size_label(rows)
     name = run_name(engine, run, args.repeat)
-    files = f"{label}-{name.replace('#', '-run')}"
+    # File names of a repeated engine's runs: e.g. 1M-dbt-run2.stdout.log.
+    run_suffix = "" if args.repeat == 1 else f"-run{run}"
+    files = f"{label}-{engine}{run_suffix}"
     load = [round(x, 2) for x in os.getloadavg()]
     print(f"  {name}: running (load {load[0]:.2f})", flush=True)
     measurement = run_measured(
@@ -567,7 +569,6 @@ def run_engine(
         "measurement": measurement.to_dict(),
     }
     if engine in DBT_ENGINES:
-        run_suffix = "" if args.repeat == 1 else f"-run{run}"
         record["dbt"] = dbt_details(state, label, engine, measurement, args, run_suffix)
         if measurement.status == "failed":
             record["reason"] = dbt_failure_reason(Path(str(measurement.stdout_path)))
@@ -838,7 +839,7 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
     # A role shows when some run gave it at least 0.05 s (what prints as 0.1 or more).
     roles = [role for role in ROLES if any(r["cpu_roles"].get(role, 0.0) >= 0.05 for r in measured)]
     widths = [max(7, len(ROLE_HEADINGS[role])) for role in roles]
-    width = max(ENGINE_WIDTH, *(len(record_name(record)) for record in measured))
+    name_width = max(ENGINE_WIDTH, *(len(record_name(record)) for record in measured))
     lines = [
         "CPU by role, seconds (tasks: Spark tasks; JIT: the JVM's compilers; py4j: calls from "
         "Python, i.e. SQL planning, metastore, code generation; driver: Spark's scheduler, "
@@ -846,7 +847,7 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
         "Py workers: PySpark's Python workers; other: other processes, e.g. shell wrappers)",
         "  "
         + "  ".join(
-            [f"{'size':<8}", f"{'engine':<{width}}"]
+            [f"{'size':<8}", f"{'engine':<{name_width}}"]
             + [f"{ROLE_HEADINGS[role]:>{width}}" for role, width in zip(roles, widths, strict=True)]
         ),
     ]
@@ -856,7 +857,8 @@ def cpu_roles_table(records: list[dict[str, Any]]) -> list[str]:
             for role, width in zip(roles, widths, strict=True)
         ]
         lines.append(
-            "  " + "  ".join([f"{record['size']:<8}", f"{record_name(record):<{width}}", *cells])
+            "  "
+            + "  ".join([f"{record['size']:<8}", f"{record_name(record):<{name_width}}", *cells])
         )
     return lines
 
