@@ -61,13 +61,13 @@ try:
     from lgs_analytics.build import ensure_profile
     from lgs_analytics.generator import GENERATOR_VERSION, generate
     from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.spark_session import load_target
+    from lgs_analytics.spark_session import load_target, profile_drift
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
     from lgs_analytics.build import ensure_profile
     from lgs_analytics.generator import GENERATOR_VERSION, generate
     from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.spark_session import load_target
+    from lgs_analytics.spark_session import load_target, profile_drift
 
 from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the path set above
 
@@ -239,6 +239,27 @@ def _jvm_archive() -> str | None:
     return str(path) if path is not None and path.is_file() else None
 
 
+def profile_info() -> dict[str, Any]:
+    """The profile every engine reads (dbt and the plain script alike), and how its local
+    target differs from profiles.yml.example: figures from a drifted profile are not the
+    project's."""
+    paths = ProjectPaths(root=PROJECT_ROOT, state=PROJECT_ROOT / ".lgs")
+    ensure_profile(paths)  # as every engine's run would, before it starts
+    return {"file": str(paths.profiles), "drift_from_example": profile_drift(paths, "local")}
+
+
+def profile_line(profile: dict[str, Any]) -> str:
+    """The header line about the profile."""
+    drift = profile["drift_from_example"]
+    if not drift:
+        return f"profile: {profile['file']}, target local as in profiles.yml.example"
+    keys = ", ".join(line.partition(": ")[0] for line in drift)
+    return (
+        f"profile: {profile['file']}, target local DIFFERS from profiles.yml.example in "
+        f"{len(drift)} setting(s): {keys}"
+    )
+
+
 def machine_header(machine: dict[str, Any]) -> list[str]:
     """The lines printed above the table."""
     load = " ".join(f"{x:.2f}" for x in machine["load_average_start"])
@@ -253,6 +274,7 @@ def machine_header(machine: dict[str, Any]) -> list[str]:
         f"load average (1/5/15 min) at start {load}{load_end}",
         "Spark class archive (lgs jvm-archive): "
         + ("used" if machine.get("jvm_archive") else "none, Spark drivers load their classes"),
+        *([profile_line(machine["profile"])] if "profile" in machine else []),
     ]
 
 
@@ -968,6 +990,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every size and engine, print the table, write the JSON; 0 unless nothing ran."""
     args = parse_args(argv)
     machine = machine_info()
+    machine["profile"] = profile_info()
     started_at = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     print("\n".join(machine_header(machine)), flush=True)
     records: list[dict[str, Any]] = []

@@ -148,6 +148,12 @@ def main_job(
     prepare_environment(paths)
     if ensure_profile(paths):
         print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
+    else:
+        from lgs_analytics.spark_session import profile_drift_note
+
+        note = profile_drift_note(paths, target)
+        if note:
+            print(note)
     ensure_raw_data(paths, rows, seed)
     if not (force or full_refresh) and is_up_to_date(paths, target, unit_tests=unit_tests):
         return 0

@@ -57,6 +57,83 @@ def load_target(paths: ProjectPaths, target: str = "local") -> dict[str, Any]:
     return _render(output, environment)
 
 
+def _target_settings(profile_file: Path, target: str) -> dict[str, Any] | None:
+    """The settings of one target of a profile file, unrendered: the top-level keys and each
+    `server_side_parameters` entry by its own name. None without such a target."""
+    try:
+        profiles = yaml.safe_load(profile_file.read_text())
+        output = profiles[PROFILE_NAME]["outputs"][target]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    if not isinstance(output, dict):
+        return None
+    settings = {key: value for key, value in output.items() if key != "server_side_parameters"}
+    settings.update(output.get("server_side_parameters") or {})
+    return settings
+
+
+def _shown(value: Any, width: int = 70, *, literal: bool = True) -> str:
+    """A value for a one-line message: as a Python literal, or as it is; cut at ``width``."""
+    text = repr(value) if literal else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def profile_drift(paths: ProjectPaths, target: str = "local") -> list[str]:
+    """How the target in profiles.yml differs from the same target in the example, one line
+    per setting; empty when they agree, when there is no profiles.yml, or when either file
+    lacks the target (a target of the user's own).
+
+    `make build` copies the example once and never overwrites the copy, so a profile made
+    before the project changed a setting (a Spark option, the threads) keeps the old value
+    without a word. Compared as written, `env_var()` calls unrendered: the same file gives no
+    drift whatever the environment. A profile that does not parse is left to dbt to report.
+    """
+    if not paths.profiles.exists():
+        return []
+    mine = _target_settings(paths.profiles, target)
+    example = _target_settings(paths.profiles_example, target)
+    if mine is None or example is None:
+        return []
+    lines = []
+    for key in [*example, *(key for key in mine if key not in example)]:
+        if key not in mine:
+            lines.append(f"{key}: not set (example: {_shown(example[key])})")
+        elif key not in example:
+            lines.append(f"{key}: {_shown(mine[key])} (not in the example)")
+        elif mine[key] != example[key]:
+            lines.append(f"{key}: {_difference(mine[key], example[key])}")
+    return lines
+
+
+def _difference(mine: Any, example: Any, width: int = 70) -> str:
+    """Both values, or for long option strings (JVM options, say) only the words that differ."""
+    if isinstance(mine, str) and isinstance(example, str) and max(len(mine), len(example)) > width:
+        own, theirs = mine.split(), example.split()
+        added = [word for word in own if word not in theirs]
+        missing = [word for word in theirs if word not in own]
+        if added or missing:
+            own_words = _shown(" ".join(added), literal=False) if added else "nothing"
+            their_words = _shown(" ".join(missing), literal=False) if missing else "nothing"
+            return f"… {own_words} … (example: … {their_words} …)"
+    return f"{_shown(mine)} (example: {_shown(example)})"
+
+
+def profile_drift_note(paths: ProjectPaths, target: str = "local") -> str | None:
+    """The notice printed before a build whose profile has drifted from the example."""
+    drift = profile_drift(paths, target)
+    if not drift:
+        return None
+    return "\n".join(
+        [
+            f"Note: target '{target}' of {paths.profiles} differs from "
+            f"{paths.profiles_example.name} in {len(drift)} setting(s); it is used as it is. "
+            "If that is not on purpose, copy the example over it to take the project's "
+            "current settings:",
+            *(f"  {line}" for line in drift),
+        ]
+    )
+
+
 def session_parameters(paths: ProjectPaths, target: str = "local") -> dict[str, str]:
     """The target's Spark configuration, as dbt-spark passes it to the session builder."""
     output = load_target(paths, target)

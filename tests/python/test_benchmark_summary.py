@@ -425,3 +425,21 @@ def test_a_single_run_is_its_own_median(harness) -> None:
     text = harness.render(harness.machine_info(), {}, records)
     assert "median of" not in text and "per round" not in text
     assert "dbt build / plain PySpark at 1M: wall 2.5x, CPU 2.5x\n" in text + "\n"
+
+
+def test_the_header_says_whether_the_profile_is_the_projects(harness) -> None:
+    machine = harness.machine_info()
+    machine["profile"] = {"file": "/p/profiles.yml", "drift_from_example": []}
+    assert harness.machine_header(machine)[-1] == (
+        "profile: /p/profiles.yml, target local as in profiles.yml.example"
+    )
+    machine["profile"]["drift_from_example"] = [
+        "threads: 8 (example: 4)",
+        "spark.sql.codegen.cache.maxEntries: not set (example: '1000')",
+    ]
+    assert harness.machine_header(machine)[-1] == (
+        "profile: /p/profiles.yml, target local DIFFERS from profiles.yml.example in 2 "
+        "setting(s): threads, spark.sql.codegen.cache.maxEntries"
+    )
+    # The table printed at the end starts with the same header.
+    assert "DIFFERS from profiles.yml.example" in harness.render(machine, {}, [])

@@ -54,6 +54,7 @@ MACHINE_FIELDS = {
     "pandas",
     "load_average_start",
     "load_average_end",
+    "profile",
 }
 TABLE_HEADER = ("size", "engine", "wall s", "CPU s", "peak RSS GiB", "rows/s", "status")
 
@@ -161,6 +162,11 @@ def test_table_and_json_have_every_field(harness):
 
     assert set(payload["machine"]) >= MACHINE_FIELDS
     assert payload["machine"]["cores"] >= 1
+    # The profile both engines read, and whether it is the project's (printed either way).
+    profile = payload["machine"]["profile"]
+    assert profile["file"] == str(PROJECT_ROOT / "profiles.yml")
+    assert f"profile: {profile['file']}, target local " in stdout
+    assert ("DIFFERS" in stdout) == bool(profile["drift_from_example"])
     assert payload["settings"]["sizes"] == [ROWS]
     assert payload["data"][SIZE]["rows"] == ROWS
     assert [record["engine"] for record in payload["results"]] == [

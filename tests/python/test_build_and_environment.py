@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from lgs_analytics.build import ensure_profile, fingerprint, is_up_to_date, record_success
+from lgs_analytics.build import (
+    ensure_profile,
+    fingerprint,
+    is_up_to_date,
+    main_job,
+    record_success,
+)
 from lgs_analytics.environment import MissingRequirementError, check_java, parse_java_major
 from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.spark_session import profile_drift
 
 
 def fake_jdk(tmp_path: Path, version_line: str) -> Path:
@@ -89,6 +96,74 @@ def test_profile_is_created_once_and_never_overwritten(tmp_path):
     paths.profiles.write_text("lgs: {target: my_own}\n")
     assert ensure_profile(paths) is False
     assert paths.profiles.read_text() == "lgs: {target: my_own}\n"
+
+
+EXAMPLE_PROFILE = """\
+lgs:
+  target: local
+  outputs:
+    local:
+      type: sparkplus
+      method: session
+      threads: 4
+      server_side_parameters:
+        spark.master: "local[*]"
+        spark.sql.shuffle.partitions: "{{ env_var('LGS_SHUFFLE_PARTITIONS', '8') }}"
+        spark.sql.codegen.cache.maxEntries: "1000"
+        spark.driver.extraJavaOptions: >-
+          -Dderby.system.home={{ env_var('LGS_STATE_DIR', '.lgs') }}
+          -Duser.timezone=UTC
+          -XX:+UseParallelGC
+"""
+
+
+def test_a_profile_copied_from_the_example_has_no_drift(tmp_path, monkeypatch):
+    paths = project(tmp_path)
+    paths.profiles_example.write_text(EXAMPLE_PROFILE)
+    assert profile_drift(paths) == []  # no profiles.yml yet: nothing to compare
+    ensure_profile(paths)
+    # Compared as written: an environment variable that changes the rendered value is the
+    # user's setting of the moment, not a drifted file.
+    monkeypatch.setenv("LGS_SHUFFLE_PARTITIONS", "64")
+    assert profile_drift(paths) == []
+    # A target only the user's file has is theirs: nothing to compare it with.
+    assert profile_drift(paths, "my_cluster") == []
+
+
+def test_a_profile_older_than_the_example_is_told_what_differs(tmp_path):
+    paths = project(tmp_path)
+    paths.profiles_example.write_text(EXAMPLE_PROFILE)
+    paths.profiles.write_text(
+        EXAMPLE_PROFILE.replace("threads: 4", "threads: 8")
+        .replace('        spark.sql.codegen.cache.maxEntries: "1000"\n', "")
+        .replace('spark.master: "local[*]"', 'spark.master: "local[*]"\n        spark.my.own: "x"')
+        .replace("-XX:+UseParallelGC", "-XX:+UseG1GC")
+    )
+    assert profile_drift(paths) == [
+        "threads: 8 (example: 4)",
+        "spark.sql.codegen.cache.maxEntries: not set (example: '1000')",
+        # A long option string: only the words that differ.
+        "spark.driver.extraJavaOptions: … -XX:+UseG1GC … (example: … -XX:+UseParallelGC …)",
+        "spark.my.own: 'x' (not in the example)",
+    ]
+
+
+def test_the_main_job_prints_the_drift_before_it_builds(tmp_path, monkeypatch, capsys):
+    paths = project(tmp_path)
+    paths.profiles_example.write_text(EXAMPLE_PROFILE)
+    paths.profiles.write_text(EXAMPLE_PROFILE.replace("threads: 4", "threads: 1"))
+    for key, value in paths.environment().items():
+        monkeypatch.setenv(key, value)  # restored after the test; the job only sets defaults
+    monkeypatch.chdir(tmp_path)
+    paths.raw.mkdir(parents=True)
+    (paths.raw / "part-0.csv").write_text("Invoice\n")
+    paths.warehouse.mkdir(parents=True)
+    record_success(paths, "local")  # up to date: the job stops before dbt
+    assert main_job(paths, target="local") == 0
+    out = capsys.readouterr().out
+    assert f"target 'local' of {paths.profiles} differs from profiles.yml.example" in out
+    assert "  threads: 1 (example: 4)" in out
+    assert out.index("threads: 1") < out.index("Nothing changed since the last successful build")
 
 
 def test_fingerprint_follows_models_and_landed_data(tmp_path):
