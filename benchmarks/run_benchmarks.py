@@ -244,7 +244,7 @@ def profile_info() -> dict[str, Any]:
     target differs from profiles.yml.example: figures from a drifted profile are not the
     project's."""
     paths = ProjectPaths(root=PROJECT_ROOT, state=PROJECT_ROOT / ".lgs")
-    ensure_profile(paths)  # as every engine's run would, before it starts
+    ensure_profile(paths)  # before any run: dbt and the plain script both read it
     return {"file": str(paths.profiles), "drift_from_example": profile_drift(paths, "local")}
 
 
@@ -398,7 +398,6 @@ def prepare_engine(engine: str, state: Path) -> None:
             state / "derby.log",
             state / "dbt",
         )
-        ensure_profile(ProjectPaths(root=PROJECT_ROOT, state=state))
     else:
         _remove(state / "out" / engine, state / "tmp")
 

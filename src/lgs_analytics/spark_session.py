@@ -49,20 +49,23 @@ def load_target(paths: ProjectPaths, target: str = "local") -> dict[str, Any]:
     profile_file = paths.profiles if paths.profiles.exists() else paths.profiles_example
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
     environment.filters["as_number"] = lambda value: value
+    return _render(_unrendered_target(profile_file, target), environment)
+
+
+def _unrendered_target(profile_file: Path, target: str) -> Any:
+    """The output `target` of the project's profile in `profile_file`, as written."""
     profiles = yaml.safe_load(profile_file.read_text())
     try:
-        output = profiles[PROFILE_NAME]["outputs"][target]
+        return profiles[PROFILE_NAME]["outputs"][target]
     except KeyError as exc:
         raise KeyError(f"{profile_file} has no target '{target}' in '{PROFILE_NAME}'.") from exc
-    return _render(output, environment)
 
 
 def _target_settings(profile_file: Path, target: str) -> dict[str, Any] | None:
     """The settings of one target of a profile file, unrendered: the top-level keys and each
     `server_side_parameters` entry by its own name. None without such a target."""
     try:
-        profiles = yaml.safe_load(profile_file.read_text())
-        output = profiles[PROFILE_NAME]["outputs"][target]
+        output = _unrendered_target(profile_file, target)
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
     if not isinstance(output, dict):
