@@ -8,11 +8,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from lgs_analytics.errors import UserError
+
 MIN_JAVA = 17
 SUPPORTED_JAVA = (17, 21)
 
 
-class MissingRequirementError(RuntimeError):
+class MissingRequirementError(UserError, RuntimeError):
     """The machine lacks something the project needs; the message says what to install."""
 
 
