@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from lgs_analytics.environment import MissingRequirementError
+from lgs_analytics.errors import UserError
 from lgs_analytics.export import LAYERS as EXPORT_LAYERS
 from lgs_analytics.paths import ProjectPaths
 from lgs_analytics.services.cli import add_commands
@@ -189,11 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("LGS_DEBUG", "") not in ("", "0", "false")
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(argv)
+    args = build_parser().parse_args([arg for arg in argv if arg != "--debug"])
     try:
         return int(args.func(args) or 0)
-    except MissingRequirementError as problem:
+    except UserError as problem:
+        if debug:
+            raise
         print(f"error: {problem}", file=sys.stderr)
         return 2
 
