@@ -10,6 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+from lgs_analytics.errors import UserError
+from lgs_analytics.landing import (
+    IMPORTED,
+    SYNTHETIC,
+    data_files,
+    held_landed_data,
+    manifest_kind,
+    read_manifest,
+    remember_landed,
+)
 from lgs_analytics.paths import ProjectPaths
 
 # Everything whose change can change the warehouse, the docs or the report.
@@ -28,23 +38,44 @@ def ensure_profile(paths: ProjectPaths) -> bool:
 
 def raw_files(raw_dir: Path) -> list[Path]:
     """Landed data files: Spark ignores names starting with `_` or `.`, and so do we."""
-    if not raw_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in raw_dir.rglob("*")
-        if path.is_file() and not path.name.startswith(("_", "."))
-    )
+    return data_files(raw_dir)
 
 
 def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
-    """Generate the default synthetic dataset when nothing has landed. True if generated."""
-    if raw_files(paths.raw):
+    """Generate the default synthetic dataset into a landing path that has never held landed
+    data, saying so first; refuse (UserError) where landed data was there and is gone.
+    True if generated.
+
+    Landed data (imported, or copied in by hand: anything but the generator's output) is
+    recorded in the state folder's landing history, so that deleting the part files, the
+    ledger with them, or the whole landing folder does not turn the next build synthetic.
+    """
+    from lgs_analytics.importer import recover_interrupted_import
+
+    landing = paths.raw
+    recover_interrupted_import(landing)
+    kind = manifest_kind(read_manifest(landing))
+    if raw_files(landing):
+        if kind != SYNTHETIC and not held_landed_data(paths.state, landing):
+            remember_landed(paths.state, landing, by="lgs build")
         return False
+    held = held_landed_data(paths.state, landing)
+    if held or kind == IMPORTED:
+        since = f" (recorded {held['last_seen_at']})" if held else ""
+        raise UserError(
+            f"The landing folder {landing} held landed data{since} and now holds no data "
+            "file, and a build would publish synthetic numbers instead: land the files again "
+            "with `lgs import <files>` and run `lgs build --full-refresh`, or build synthetic "
+            "data in a new state folder (LGS_STATE_DIR)."
+        )
     from lgs_analytics.generator import generate
 
-    print(f"No raw data in {paths.raw}: generating {rows:,} synthetic rows (seed {seed}).")
-    generate(paths.raw, rows=rows, seed=seed)
+    print(
+        f"No data has landed in {landing}: generating {rows:,} synthetic rows (seed {seed}) "
+        "— synthetic data, not a shop's; land real files with `lgs import`.",
+        flush=True,
+    )
+    generate(landing, rows=rows, seed=seed)
     return True
 
 
@@ -146,6 +177,7 @@ def main_job(
 
     check_java()
     prepare_environment(paths)
+    ensure_raw_data(paths, rows, seed)  # first: its notice is the first line of the output
     if ensure_profile(paths):
         print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
     else:
@@ -154,7 +186,6 @@ def main_job(
         note = profile_drift_note(paths, target)
         if note:
             print(note)
-    ensure_raw_data(paths, rows, seed)
     if not (force or full_refresh) and is_up_to_date(paths, target, unit_tests=unit_tests):
         return 0
     started = time.monotonic()

@@ -31,18 +31,52 @@ def _cmd_build(args: argparse.Namespace) -> int:
     )
 
 
+def _at_least(minimum: int):
+    """An argparse type: a whole number of ``minimum`` or more."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return whole_number
+
+
+def _share(text: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from lgs_analytics.generator import generate
 
+    if args.format != "csv" and args.malformed_share > 0:
+        raise UserError("--malformed-share applies to CSV only: drop it or use --format csv.")
     out = Path(args.out) if args.out else ProjectPaths.discover().raw
-    manifest = generate(
-        out,
-        rows=args.rows,
-        seed=args.seed,
-        fmt=args.format,
-        malformed_share=args.malformed_share,
-        chunk_rows=args.chunk_rows,
-    )
+    try:
+        manifest = generate(
+            out,
+            rows=args.rows,
+            seed=args.seed,
+            fmt=args.format,
+            malformed_share=args.malformed_share,
+            chunk_rows=args.chunk_rows,
+        )
+    except OSError as error:
+        raise UserError(
+            f"Writing synthetic files into {out} failed ({error}): check the folder's "
+            "permissions and free space."
+        ) from error
     print(f"Wrote {manifest['lines']:,} rows in {len(manifest['files'])} file(s) to {out}.")
     return 0
 
@@ -50,9 +84,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from lgs_analytics.importer import import_real
 
-    out = Path(args.out) if args.out else ProjectPaths.discover().raw
-    manifest = import_real([Path(p) for p in args.inputs], out)
-    print(f"Imported {manifest['lines']:,} rows from {len(args.inputs)} file(s) into {out}.")
+    paths = ProjectPaths.discover()
+    out = Path(args.out) if args.out else paths.raw
+    entry = import_real(args.inputs, out, replace=args.replace, state_dir=paths.state)
+    print(
+        f"Imported {entry['rows']:,} rows from {len(args.inputs)} file(s) into {out} as "
+        f"import {entry['import']} ({len(entry['files'])} new file(s), recorded in "
+        f"{Path(out) / '_manifest.json'})."
+    )
+    if args.replace:
+        print(
+            "Every file landed before was replaced and staging still holds their rows: "
+            "the next build must be `lgs build --full-refresh`."
+        )
     return 0
 
 
@@ -119,8 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="main job: data, dbt build, docs, report")
     build.add_argument("--target", default="local")
-    build.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows to generate if none")
-    build.add_argument("--seed", type=int, default=42)
+    build.add_argument(
+        "--rows",
+        type=_at_least(1),
+        default=DEFAULT_ROWS,
+        help="synthetic rows to generate when the landing path has never held landed data",
+    )
+    build.add_argument(
+        "--seed",
+        type=_at_least(0),
+        default=42,
+        help="seed of those synthetic rows (the same seed gives the same rows)",
+    )
     build.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     build.add_argument(
         "--full-refresh",
@@ -132,22 +186,60 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the dbt unit tests (fixed inputs: development and CI, as dbt advises)",
     )
-    build.add_argument("--skip-docs", action="store_true")
-    build.add_argument("--skip-report", action="store_true")
+    build.add_argument(
+        "--skip-docs", action="store_true", help="do not run dbt docs generate after the build"
+    )
+    build.add_argument("--skip-report", action="store_true", help="do not write the chart report")
     build.set_defaults(func=_cmd_build)
 
-    generate = commands.add_parser("generate", help="write synthetic Online Retail II files")
-    generate.add_argument("--rows", type=int, default=DEFAULT_ROWS)
-    generate.add_argument("--seed", type=int, default=42)
+    generate = commands.add_parser(
+        "generate",
+        help="write synthetic Online Retail II files (never into a folder of landed data)",
+    )
+    generate.add_argument(
+        "--rows", type=_at_least(1), default=DEFAULT_ROWS, help="rows to write in total"
+    )
+    generate.add_argument(
+        "--seed",
+        type=_at_least(0),
+        default=42,
+        help="random seed (the same seed gives the same files)",
+    )
     generate.add_argument("--out", help="output folder (default: the landing path)")
-    generate.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    generate.add_argument("--malformed-share", type=float, default=0.0)
-    generate.add_argument("--chunk-rows", type=int, default=2_000_000)
+    generate.add_argument(
+        "--format", choices=["csv", "parquet"], default="csv", help="file format of the rows"
+    )
+    generate.add_argument(
+        "--malformed-share",
+        type=_share,
+        default=0.0,
+        help="share of rows (0 to 1) written unreadable, of every malformed kind (CSV only)",
+    )
+    generate.add_argument(
+        "--chunk-rows",
+        type=_at_least(1),
+        default=2_000_000,
+        help="most rows per part file",
+    )
     generate.set_defaults(func=_cmd_generate)
 
-    importer = commands.add_parser("import", help="land the real UCI files (xlsx/csv)")
-    importer.add_argument("inputs", nargs="+")
-    importer.add_argument("--out", help="output folder (default: the landing path)")
+    importer = commands.add_parser(
+        "import",
+        help="land the real UCI files (xlsx/csv), added to what landed before",
+    )
+    importer.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="FILE",
+        help="Online Retail II workbook (.xlsx) or CSV, or the older Online Retail layout",
+    )
+    importer.add_argument("--out", help="landing folder (default: the landing path)")
+    importer.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace every file landed before (then build with --full-refresh); "
+        "without it, the files are added and a file landed before is refused",
+    )
     importer.set_defaults(func=_cmd_import)
 
     export = commands.add_parser("export", help="copy tables from the metastore to parquet")

@@ -27,8 +27,10 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from lgs_analytics.catalogue import build_catalogue
+from lgs_analytics.errors import UserError
 from lgs_analytics.ground_truth import GroundTruth
 from lgs_analytics.invoice_batch import InvoiceBatch
+from lgs_analytics.landing import refuse_to_mix_synthetic
 from lgs_analytics.malformed import MalformedLines
 from lgs_analytics.part_writer import CsvPartWriter, ParquetPartWriter
 from lgs_analytics.population import apportion, build_population
@@ -76,9 +78,13 @@ def generate(
     progress: bool = True,
 ) -> dict:
     """Writes part files + `_manifest.json` into out_dir (created; existing part-* files and
-    manifest in it are removed first) and returns the manifest dict."""
+    manifest in it are removed first) and returns the manifest dict.
+
+    Refuses (UserError) a folder holding landed data: imported files, or data files the
+    generator did not write; synthetic rows are never mixed with a shop's."""
     _validate(rows, seed, fmt, malformed_share, chunk_rows)
     out = Path(out_dir)
+    refuse_to_mix_synthetic(out)
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous_output(out)
     n_malformed = round(rows * malformed_share) if fmt == "csv" else 0
@@ -101,19 +107,27 @@ def generate(
     return manifest
 
 
+class GenerateArgumentError(UserError, ValueError):
+    """A bad argument of ``generate``: a ValueError for callers, one sentence for `lgs`."""
+
+
 def _validate(rows: int, seed: int, fmt: str, malformed_share: float, chunk_rows: int) -> None:
     if rows < 0:
-        raise ValueError(f"rows must be zero or more, got {rows}")
+        raise GenerateArgumentError(f"rows must be zero or more, got {rows}.")
     if seed < 0:
-        raise ValueError(f"seed must be zero or more, got {seed}")
+        raise GenerateArgumentError(f"seed must be zero or more, got {seed}.")
     if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+        raise GenerateArgumentError(f"fmt must be one of {FORMATS}, got {fmt!r}.")
     if not 0.0 <= malformed_share <= 1.0:
-        raise ValueError(f"malformed_share must be between 0 and 1, got {malformed_share}")
+        raise GenerateArgumentError(
+            f"malformed_share must be between 0 and 1, got {malformed_share}."
+        )
     if malformed_share > 0 and fmt != "csv":
-        raise ValueError("malformed rows only exist in CSV: use fmt='csv' or malformed_share=0")
+        raise GenerateArgumentError(
+            "malformed rows only exist in CSV: use the csv format or a malformed share of 0."
+        )
     if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+        raise GenerateArgumentError(f"chunk_rows must be at least 1, got {chunk_rows}.")
 
 
 def _remove_previous_output(out: Path) -> None:

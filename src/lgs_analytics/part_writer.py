@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -13,11 +14,19 @@ from lgs_analytics.raw_layout import CSV_HEADER, part_file_name
 
 
 class CsvPartWriter:
-    """Appends already-encoded lines, starting a new file (with header) every ``chunk_rows``."""
+    """Appends already-encoded lines, starting a new file (with header) every ``chunk_rows``.
 
-    def __init__(self, out_dir: Path, chunk_rows: int) -> None:
+    ``prefix`` goes before each file name (the importer's ``import-0002-``, so that files of
+    different imports never share a name); ``durable`` fsyncs each file before closing it.
+    """
+
+    def __init__(
+        self, out_dir: Path, chunk_rows: int, prefix: str = "", durable: bool = False
+    ) -> None:
         self._out_dir = out_dir
         self._chunk_rows = chunk_rows
+        self._prefix = prefix
+        self._durable = durable
         self._file: BinaryIO | None = None
         self._rows_in_file = 0
         self.files: list[str] = []
@@ -47,7 +56,7 @@ class CsvPartWriter:
         return self.files
 
     def _open_next(self) -> None:
-        name = part_file_name(len(self.files), "csv")
+        name = self._prefix + part_file_name(len(self.files), "csv")
         self.files.append(name)
         self._file = open(self._out_dir / name, "wb")  # noqa: SIM115 - closed in _close_current
         self._file.write(CSV_HEADER.encode())
@@ -55,6 +64,9 @@ class CsvPartWriter:
 
     def _close_current(self) -> None:
         if self._file is not None:
+            if self._durable:
+                self._file.flush()
+                os.fsync(self._file.fileno())
             self._file.close()
             self._file = None
 

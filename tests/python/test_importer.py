@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from lgs_analytics.errors import UserError
 from lgs_analytics.generator import generate
 from lgs_analytics.importer import import_real
 from lgs_analytics.raw_layout import LEGACY_COLUMNS, RAW_COLUMNS
@@ -123,46 +125,96 @@ def sources(tmp_path_factory) -> dict[str, list[Path]]:
     "layout", ["ii_csv", "ii_xlsx", "legacy_csv", "legacy_xlsx", "mixed_files"]
 )
 def test_every_layout_imports_to_the_same_csv(sources, tmp_path, layout):
-    manifest = import_real(sources[layout], tmp_path)
-    assert manifest["files"] == ["part-00000.csv"]
-    assert (tmp_path / "part-00000.csv").read_text(encoding="utf-8") == EXPECTED
-    assert manifest["lines"] == len(ROWS)  # nothing dropped, the duplicate included
-    assert json.loads((tmp_path / "_manifest.json").read_text()) == manifest
+    entry = import_real(sources[layout], tmp_path)
+    assert entry["files"] == ["import-0001-part-00000.csv"]
+    assert (tmp_path / "import-0001-part-00000.csv").read_text(encoding="utf-8") == EXPECTED
+    assert entry["rows"] == len(ROWS)  # nothing dropped, the duplicate included
+    ledger = json.loads((tmp_path / "_manifest.json").read_text())
+    assert ledger["imports"] == [entry]
+    assert ledger["files"] == entry["files"]
 
 
-def test_manifest_names_sources_and_layouts(sources, tmp_path):
-    manifest = import_real(sources["ii_xlsx"] + sources["legacy_csv"], tmp_path)
-    assert manifest["format"] == "csv"
-    assert manifest["source_files"] == [str(p) for p in sources["ii_xlsx"] + sources["legacy_csv"]]
-    assert manifest["layouts"] == {
+def test_ledger_names_sources_layouts_and_content(sources, tmp_path):
+    inputs = sources["ii_xlsx"] + sources["legacy_csv"]
+    entry = import_real(inputs, tmp_path)
+    assert entry["import"] == 1 and entry["mode"] == "append"
+    assert [source["path"] for source in entry["sources"]] == [str(p.resolve()) for p in inputs]
+    assert [source["sha256"] for source in entry["sources"]] == [
+        hashlib.sha256(p.read_bytes()).hexdigest() for p in inputs
+    ]
+    assert [source["bytes"] for source in entry["sources"]] == [p.stat().st_size for p in inputs]
+    assert [source["rows"] for source in entry["sources"]] == [len(ROWS), len(ROWS)]
+    assert entry["layouts"] == {
         "online_retail_II.xlsx#Year 2009-2010": "online_retail_ii",
         "online_retail_II.xlsx#Year 2010-2011": "online_retail_ii",
         "data.csv": "online_retail",
     }
-    assert manifest["encodings"] == {"data.csv": "cp1252"}
-    assert manifest["lines"] == 2 * len(ROWS)
+    assert entry["encodings"] == {"data.csv": "cp1252"}
+    assert entry["rows"] == 2 * len(ROWS)
+    assert json.loads((tmp_path / "_manifest.json").read_text())["kind"] == "import_ledger"
 
 
 def test_generated_csv_passes_through_unchanged(tmp_path):
     generated = generate(tmp_path / "generated", rows=5_000, seed=9, progress=False)
     source = tmp_path / "generated" / generated["files"][0]
-    manifest = import_real([source], tmp_path / "imported")
-    assert manifest["lines"] == 5_000
-    assert (tmp_path / "imported" / "part-00000.csv").read_bytes() == source.read_bytes()
+    entry = import_real([source], tmp_path / "imported")
+    assert entry["rows"] == 5_000
+    imported = tmp_path / "imported" / "import-0001-part-00000.csv"
+    assert imported.read_bytes() == source.read_bytes()
 
 
 def test_unknown_header_is_refused_with_a_clear_sentence(tmp_path):
     odd = tmp_path / "orders.csv"
     odd.write_text("order,sku,qty\n1,85123A,6\n", encoding="utf-8")
-    with pytest.raises(ValueError) as error:
+    with pytest.raises(UserError) as error:
         import_real([odd], tmp_path / "out")
     message = str(error.value)
     assert message.startswith("orders.csv has columns ['order', 'sku', 'qty']")
     assert str(list(RAW_COLUMNS)) in message and str(list(LEGACY_COLUMNS)) in message
-    assert message.count(". ") == 0 and message.endswith(".")
+    assert message.endswith(f"nothing was imported and {tmp_path / 'out'} is unchanged.")
+    assert message.count(". ") == 0 and "\n" not in message
+    assert not (tmp_path / "out").exists()
 
 
-def test_previous_output_is_replaced(sources, tmp_path):
-    (tmp_path / "part-00007.csv").write_text("stale", encoding="utf-8")
+def test_replace_removes_every_landed_file_and_keeps_hidden_ones(sources, tmp_path):
+    (tmp_path / "part-00007.csv").write_text("landed by hand", encoding="utf-8")
+    (tmp_path / "_archive").mkdir()
+    (tmp_path / "_archive" / "old.csv").write_text("kept aside", encoding="utf-8")
+    import_real(sources["ii_csv"], tmp_path, replace=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_archive",
+        "_manifest.json",
+        "import-0001-part-00000.csv",
+    ]
+    assert (tmp_path / "_archive" / "old.csv").read_text(encoding="utf-8") == "kept aside"
+
+
+def test_files_landed_by_hand_stay_when_an_import_appends(sources, tmp_path):
+    (tmp_path / "part-00007.csv").write_text("landed by hand", encoding="utf-8")
     import_real(sources["ii_csv"], tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["_manifest.json", "part-00000.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "_manifest.json",
+        "import-0001-part-00000.csv",
+        "part-00007.csv",
+    ]
+    assert (tmp_path / "part-00007.csv").read_text(encoding="utf-8") == "landed by hand"
+
+
+def test_a_ledger_of_the_importer_before_it_becomes_import_zero(sources, tmp_path):
+    """A folder landed by the importer before the ledger (one manifest, part-NNNNN names)."""
+    (tmp_path / "part-00000.csv").write_text(EXPECTED, encoding="utf-8")
+    legacy = {
+        "format": "csv",
+        "source_files": ["online_retail_II.xlsx"],
+        "layouts": {"online_retail_II.xlsx#Year 2009-2010": "online_retail_ii"},
+        "encodings": {},
+        "lines": len(ROWS),
+        "files": ["part-00000.csv"],
+    }
+    (tmp_path / "_manifest.json").write_text(json.dumps(legacy), encoding="utf-8")
+    entry = import_real(sources["legacy_csv"], tmp_path)
+    ledger = json.loads((tmp_path / "_manifest.json").read_text())
+    assert [earlier["import"] for earlier in ledger["imports"]] == [0, 1]
+    assert ledger["imports"][0]["files"] == ["part-00000.csv"]
+    assert ledger["files"] == ["part-00000.csv", *entry["files"]]
+    assert (tmp_path / "part-00000.csv").read_text(encoding="utf-8") == EXPECTED
