@@ -7,10 +7,12 @@ import os
 import sys
 from pathlib import Path
 
+from lgs_analytics.cli_types import port, positive_int
 from lgs_analytics.errors import UserError
 from lgs_analytics.export import LAYERS as EXPORT_LAYERS
 from lgs_analytics.paths import ProjectPaths
 from lgs_analytics.services.cli import add_commands
+from lgs_analytics.spark_session import TARGET_ENV, default_target
 
 DEFAULT_ROWS = 1_067_371
 
@@ -114,10 +116,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_sql(args: argparse.Namespace) -> int:
     import json
 
-    from lgs_analytics.spark_session import get_session
+    from lgs_analytics.spark_session import get_session, query_failure
 
-    spark = get_session(ProjectPaths.discover(), args.target, app_name="lgs-sql")
-    for row in spark.sql(args.query).limit(args.limit).collect():
+    paths = ProjectPaths.discover()
+    spark = get_session(paths, args.target, app_name="lgs-sql")
+    try:
+        rows = spark.sql(args.query).limit(args.limit).collect()
+    except Exception as failure:
+        problem = query_failure(spark, paths, args.target, failure)
+        if problem is None:
+            raise
+        raise problem from failure
+    for row in rows:
         print(json.dumps(row.asDict(recursive=True), default=str))
     return 0
 
@@ -157,12 +167,27 @@ def _cmd_jvm_archive(args: argparse.Namespace) -> int:
     return 0 if path is not None else 1
 
 
+def add_target_argument(parser: argparse.ArgumentParser) -> None:
+    """--target, defaulting to $LGS_TARGET (else `local`) as read when the parser is built."""
+    parser.add_argument(
+        "--target",
+        default=default_target(),
+        help=f"dbt target of profiles.yml (default: ${TARGET_ENV}, else local; now "
+        f"{default_target()})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lgs", description=__doc__)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an error (also LGS_DEBUG=1); accepted after any command",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="main job: data, dbt build, docs, report")
-    build.add_argument("--target", default="local")
+    add_target_argument(build)
     build.add_argument(
         "--rows",
         type=_at_least(1),
@@ -243,8 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer.set_defaults(func=_cmd_import)
 
     export = commands.add_parser("export", help="copy tables from the metastore to parquet")
-    export.add_argument("--out", required=True)
-    export.add_argument("--target", default="local")
+    export.add_argument(
+        "--out", required=True, help="folder to write <schema>.<table>.parquet into"
+    )
+    add_target_argument(export)
     export.add_argument(
         "--layer",
         dest="layers",
@@ -257,17 +284,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=_cmd_export)
 
     sql = commands.add_parser("sql", help="run one SQL query on the target, rows as JSON lines")
-    sql.add_argument("query")
-    sql.add_argument("--target", default="local")
-    sql.add_argument("--limit", type=int, default=1000)
+    sql.add_argument(
+        "query", help='one Spark SQL statement, e.g. "select * from lgs_marts.monthly_sales"'
+    )
+    add_target_argument(sql)
+    sql.add_argument(
+        "--limit",
+        type=positive_int,
+        default=1000,
+        help="print at most this many rows (default 1000)",
+    )
     sql.set_defaults(func=_cmd_sql)
 
     report = commands.add_parser("report", help="write the PNG charts and HTML report")
-    report.add_argument("--target", default="local")
+    add_target_argument(report)
     report.set_defaults(func=_cmd_report)
 
     docs = commands.add_parser("docs-serve", help="serve the dbt docs site on 127.0.0.1")
-    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument(
+        "--port", type=port, default=8080, help="port on 127.0.0.1 to serve on (default 8080)"
+    )
     docs.set_defaults(func=_cmd_docs_serve)
 
     doctor = commands.add_parser("doctor", help="check Java and the environment")
@@ -286,17 +322,49 @@ def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("LGS_DEBUG", "") not in ("", "0", "false")
 
 
+def _preflight(args: argparse.Namespace) -> None:
+    """The checks that need no JVM, before a command does any work: the target exists in the
+    profile and, for a build on a session target, its metastore can be opened (a build
+    refused at dbt's first connection would have prepared its data for nothing)."""
+    target = getattr(args, "target", None)
+    if target is None:
+        return
+    from lgs_analytics.spark_session import check_metastore_available, check_target
+
+    paths = ProjectPaths.discover()
+    output = check_target(paths, target)
+    if args.command == "build" and output.get("method") == "session":
+        check_metastore_available(paths, target)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(argv)
     args = build_parser().parse_args([arg for arg in argv if arg != "--debug"])
+    args.debug = debug
     try:
+        _preflight(args)
         return int(args.func(args) or 0)
     except UserError as problem:
         if debug:
             raise
+        _stop_spark()
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _stop_spark()
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _stop_spark() -> None:
+    """Stop a JVM this process started, so that the error is the last line on stderr."""
+    if "pyspark" in sys.modules:
+        from lgs_analytics.spark_session import stop_spark
+
+        stop_spark()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ docs leads to the report.
 
 from __future__ import annotations
 
+import errno
 import sys
 import threading
 from functools import partial
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lgs_analytics.environment import MissingRequirementError
+from lgs_analytics.errors import UserError
 from lgs_analytics.paths import ProjectPaths
 
 LOOPBACK = "127.0.0.1"
@@ -88,10 +90,23 @@ def make_docs_server(
             "with authentication in front of it to share the docs."
         )
     handler = _QuietDocsRequestHandler if quiet else DocsRequestHandler
-    return DocsServer(
-        (host, port),
-        partial(handler, directory=str(docs_folder(paths)), report_directory=str(paths.report)),
-    )
+    directory = docs_folder(paths)
+    try:
+        return DocsServer(
+            (host, port),
+            partial(handler, directory=str(directory), report_directory=str(paths.report)),
+        )
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UserError(
+                f"Port {port} on {host} is already in use: choose another with --port."
+            ) from exc
+        if exc.errno == errno.EACCES:
+            raise UserError(
+                f"Port {port} on {host} needs privileges this user lacks: choose a port "
+                "from 1024 up with --port."
+            ) from exc
+        raise
 
 
 def server_url(server: DocsServer) -> str:

@@ -1202,12 +1202,33 @@ def load_frames(
 
 
 def write_report(paths: ProjectPaths, target: str = "local") -> Path:
-    """Read the marts of `target` and write the report into `paths.report`; the index path."""
-    from lgs_analytics.spark_session import get_session, relation_name
+    """Read the marts of `target` and write the report into `paths.report`; the index path.
+
+    A chart whose mart is missing is skipped with a note; when no mart of the report exists
+    (nothing built on the target yet), it fails in one sentence and the previous report, if
+    any, stays as it was.
+    """
+    from lgs_analytics.errors import UserError
+    from lgs_analytics.spark_session import (
+        get_session,
+        nothing_built_sentence,
+        relation_name,
+        require_built,
+        schema_name,
+    )
 
     specs = table_specs()
     relations = {spec.table: relation_name(paths, "marts", spec.table, target) for spec in specs}
+    require_built(paths, target)
     # Inside `lgs build` this returns dbt's running session; standalone it starts one.
     spark = get_session(paths, target, app_name="lgs-report")
     frames = load_frames(spark, relations, specs)
+    if all(frame is None for frame in frames.values()):
+        schema = schema_name(paths, "marts", target)
+        missing = (
+            f"no mart of the report in {schema}"
+            if spark.catalog.databaseExists(schema)
+            else f"no schema {schema}"
+        )
+        raise UserError(nothing_built_sentence(paths, target, missing))
     return render_report(frames, paths.report, relations=relations, target=target)

@@ -8,6 +8,7 @@ so that they can never drift from what dbt uses.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,17 +16,48 @@ from typing import Any
 import jinja2
 import yaml
 
-from dbt.adapters.sparkplus.class_sharing import share_classes
-from dbt.adapters.sparkplus.connections import bind_web_ui_like_the_driver
+from lgs_analytics.errors import UserError
 from lgs_analytics.paths import ProjectPaths
 
 PROFILE_NAME = "lgs"
+TARGET_ENV = "LGS_TARGET"
+DEFAULT_TARGET = "local"
+
+
+def default_target() -> str:
+    """The target a command uses without --target: $LGS_TARGET, else `local` (as the
+    profile's own `target:` reads it for dbt)."""
+    return os.environ.get(TARGET_ENV) or DEFAULT_TARGET
+
+
+class UnknownTargetError(UserError, KeyError):
+    """The profile has no such target (a KeyError too, for the callers that catch one)."""
+
+    def __str__(self) -> str:  # KeyError would print the message as a quoted repr
+        return str(self.args[0]) if self.args else ""
+
+
+class NotASessionTargetError(UserError, ValueError):
+    """The target runs elsewhere (Thrift, Databricks): no local SparkSession can read it."""
+
+
+class NothingBuiltError(UserError):
+    """The target's catalog holds nothing yet: `lgs build` has not run on it."""
+
+
+class MissingSettingError(UserError, KeyError):
+    """The profile needs an environment variable that is not set."""
+
+    def __str__(self) -> str:  # KeyError would print the message as a quoted repr
+        return str(self.args[0]) if self.args else ""
 
 
 def _env_var(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if value is None:
-        raise KeyError(f"Environment variable {name} is required by the profile.")
+        raise MissingSettingError(
+            f"Environment variable {name} is required by the profile: set it."
+        )
     return value
 
 
@@ -54,11 +86,50 @@ def load_target(paths: ProjectPaths, target: str = "local") -> dict[str, Any]:
 
 def _unrendered_target(profile_file: Path, target: str) -> Any:
     """The output `target` of the project's profile in `profile_file`, as written."""
-    profiles = yaml.safe_load(profile_file.read_text())
     try:
-        return profiles[PROFILE_NAME]["outputs"][target]
-    except KeyError as exc:
-        raise KeyError(f"{profile_file} has no target '{target}' in '{PROFILE_NAME}'.") from exc
+        profiles = yaml.safe_load(profile_file.read_text())
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise UserError(
+            f"{profile_file} is not valid YAML{line}: fix it, or copy "
+            f"{profile_file.with_name('profiles.yml.example').name} over it."
+        ) from exc
+    try:
+        outputs = profiles[PROFILE_NAME]["outputs"]
+    except (KeyError, TypeError):
+        outputs = None
+    if not isinstance(outputs, dict):
+        outputs = {}
+    if target not in outputs:
+        known = ", ".join(outputs) or "none"
+        raise UnknownTargetError(
+            f"{profile_file} has no target '{target}' in profile '{PROFILE_NAME}': use one of "
+            f"{known} (--target, or {TARGET_ENV} for the default)."
+        )
+    return outputs[target]
+
+
+def check_target(paths: ProjectPaths, target: str) -> dict[str, Any]:
+    """The target's settings as written in the profile dbt will read (profiles.yml, else the
+    example); one sentence naming the targets that exist when there is no such target."""
+    profile_file = paths.profiles if paths.profiles.exists() else paths.profiles_example
+    output = _unrendered_target(profile_file, target)
+    return output if isinstance(output, dict) else {}
+
+
+def session_targets(paths: ProjectPaths) -> list[str]:
+    """The targets of the profile that run a local SparkSession (`method: session`)."""
+    profile_file = paths.profiles if paths.profiles.exists() else paths.profiles_example
+    try:
+        outputs = yaml.safe_load(profile_file.read_text())[PROFILE_NAME]["outputs"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
+    return [
+        name
+        for name, output in outputs.items()
+        if isinstance(output, dict) and output.get("method") == "session"
+    ]
 
 
 def _target_settings(profile_file: Path, target: str) -> dict[str, Any] | None:
@@ -66,7 +137,7 @@ def _target_settings(profile_file: Path, target: str) -> dict[str, Any] | None:
     `server_side_parameters` entry by its own name. None without such a target."""
     try:
         output = _unrendered_target(profile_file, target)
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (OSError, UserError):
         return None
     if not isinstance(output, dict):
         return None
@@ -139,28 +210,190 @@ def profile_drift_note(paths: ProjectPaths, target: str = "local") -> str | None
 
 def session_parameters(paths: ProjectPaths, target: str = "local") -> dict[str, str]:
     """The target's Spark configuration, as dbt-spark passes it to the session builder."""
+    # The method is checked as written: another kind of target may need variables (the
+    # Databricks credentials) that are not set here.
+    if check_target(paths, target).get("method") != "session":
+        raise NotASessionTargetError(
+            f"Target '{target}' does not use the session method, so no SparkSession of this "
+            f"process can read it: use a session target ({', '.join(session_targets(paths))})."
+        )
     output = load_target(paths, target)
-    if output.get("method") != "session":
-        raise ValueError(f"Target '{target}' does not use the session method.")
     parameters = {str(k): str(v) for k, v in (output.get("server_side_parameters") or {}).items()}
     parameters["spark.sql.ansi.enabled"] = "false"
     return parameters
 
 
-def get_session(
-    paths: ProjectPaths | None = None, target: str = "local", app_name: str | None = None
-):
-    """A Hive-enabled SparkSession on the target's metastore and warehouse."""
-    from pyspark.sql import SparkSession
-
-    paths = paths or ProjectPaths.discover()
+def _prepare_environment(paths: ProjectPaths) -> None:
     for key, value in paths.environment().items():
         os.environ.setdefault(key, value)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+
+def _jvm_started() -> bool:
+    """True once this process has launched its Spark JVM (even if its context was stopped)."""
+    from pyspark import SparkContext
+
+    return SparkContext._active_spark_context is not None or SparkContext._gateway is not None
+
+
+def check_metastore_available(
+    paths: ProjectPaths, target: str = "local", parameters: dict[str, str] | None = None
+) -> None:
+    """Before this process starts Spark: the target's embedded Derby metastore is not held by
+    another process, and a networked metastore accepts connections. One sentence otherwise,
+    in seconds, instead of a minute of Hive retries and a Java stack trace."""
+    # Imported here: the adapter package loads dbt (~2 s), which `lgs` needs for no other
+    # check that it makes before starting work.
+    from dbt.adapters.sparkplus.metastore_lock import (
+        MetastoreInUseError,
+        MetastoreUnreachableError,
+        check_derby_free,
+        check_metastore_reachable,
+        derby_database_dir,
+        metastore_address,
+    )
+
+    if parameters is None:
+        _prepare_environment(paths)
+        parameters = session_parameters(paths, target)
+    address = metastore_address(parameters)
+    try:
+        if address is not None:
+            check_metastore_reachable(address)
+            return
+        database = derby_database_dir(parameters, cwd=paths.root)
+        if database is not None:
+            check_derby_free(database)
+    except (MetastoreInUseError, MetastoreUnreachableError) as exc:
+        raise UserError(str(exc)) from exc
+
+
+def require_built(paths: ProjectPaths, target: str = "local") -> None:
+    """Fail in one sentence, before starting Spark, when the target's embedded metastore does
+    not exist yet (nothing was ever built in this state folder). A networked metastore cannot
+    be asked without Spark: the callers check its schemas once the session is up."""
+    from dbt.adapters.sparkplus.metastore_lock import derby_database_dir
+
+    _prepare_environment(paths)
+    database = derby_database_dir(session_parameters(paths, target), cwd=paths.root)
+    if database is not None and not (database / "service.properties").is_file():
+        raise NothingBuiltError(
+            f"Nothing has been built in {paths.state} yet (no metastore at {database}): run "
+            f"`lgs build{'' if target == DEFAULT_TARGET else ' --target ' + target}` first."
+        )
+
+
+def nothing_built_sentence(paths: ProjectPaths, target: str, missing: str) -> str:
+    """The sentence for a target whose catalog lacks what a build writes (``missing`` says
+    what, e.g. ``no schema lgs_marts``)."""
+    build = f"lgs build{'' if target == DEFAULT_TARGET else ' --target ' + target}"
+    return (
+        f"Nothing has been built on target '{target}' of {paths.state} yet ({missing}): run "
+        f"`{build}` first."
+    )
+
+
+NOT_FOUND_CONDITIONS = ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND")
+
+
+def _first_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0].rstrip(";") if lines else "no message"
+
+
+def query_failure(
+    spark, paths: ProjectPaths, target: str, failure: BaseException
+) -> UserError | None:
+    """The one sentence for a query Spark refused or could not run, with Spark's own short
+    message (its first line, not the JVM stack); None for an error that is not the query's
+    (a bug, which keeps its traceback).
+
+    A table or schema that is not found on a target where nothing was built yet says to run
+    `lgs build`.
+    """
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors.exceptions.captured import CapturedException
+
+    if isinstance(failure, CapturedException):
+        condition = failure.getCondition() if hasattr(failure, "getCondition") else None
+        if condition in NOT_FOUND_CONDITIONS:
+            marts = schema_name(paths, "marts", target)
+            if not spark.catalog.databaseExists(marts):
+                return NothingBuiltError(
+                    nothing_built_sentence(paths, target, f"no schema {marts}")
+                )
+        return UserError(
+            f"Spark refused the query on target '{target}': {_first_line(str(failure))}"
+        )
+    if isinstance(failure, Py4JJavaError):
+        java = failure.java_exception
+        message = java.getMessage() or java.toString()
+        return UserError(
+            f"Spark could not run the query on target '{target}': {_first_line(message)}"
+        )
+    return None
+
+
+def quiet_query_error_logs() -> None:
+    """pyspark logs every failed SQL query's whole JVM stack trace as JSON on stderr before
+    raising the same error; the exception is all a caller needs (and what `lgs` reports)."""
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
+
+
+def stop_spark() -> None:
+    """Stop this process's SparkContext and wait for its JVM to exit, so that nothing the JVM
+    prints can come after the caller's last line. A no-op when no JVM was started."""
+    if "pyspark" not in sys.modules:
+        return
+    from pyspark import SparkContext
+
+    context, gateway = SparkContext._active_spark_context, SparkContext._gateway
+    if context is not None:
+        context.stop()
+    process = getattr(gateway, "proc", None)
+    if gateway is None or process is None:
+        return
+    gateway.shutdown()
+    # The gateway JVM exits when its stdin closes (PythonGatewayServer watches it).
+    if process.stdin is not None:
+        process.stdin.close()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
+def get_session(
+    paths: ProjectPaths | None = None, target: str = "local", app_name: str | None = None
+):
+    """A Hive-enabled SparkSession on the target's metastore and warehouse.
+
+    Before the first session of the process, it checks what would otherwise fail deep in
+    Spark: Java, and that the metastore is free (Derby) or reachable (PostgreSQL).
+    """
+    from pyspark.sql import SparkSession
+
+    from dbt.adapters.sparkplus.class_sharing import share_classes
+    from dbt.adapters.sparkplus.connections import bind_web_ui_like_the_driver
+
+    paths = paths or ProjectPaths.discover()
+    _prepare_environment(paths)
     share_classes(os.environ)
     # Relative paths in the profile (log4j config, state folder) are relative to the root.
     os.chdir(paths.root)
     parameters = session_parameters(paths, target)
+    if not _jvm_started():
+        from lgs_analytics.environment import check_java
+
+        check_java()
+        check_metastore_available(paths, target, parameters)
+    quiet_query_error_logs()
     # The web UI (LGS_SPARK_UI) listens where the driver does, as in dbt's own session.
     bind_web_ui_like_the_driver(parameters)
     builder = SparkSession.builder.enableHiveSupport()

@@ -21,11 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lgs_analytics.errors import UserError
+
 LOOPBACK = "127.0.0.1"
 TCP_LISTEN_STATE = "0A"
 
 
-class ServiceError(RuntimeError):
+class ServiceError(UserError, RuntimeError):
     """A service cannot start, stop or be found; the message is one sentence for the user."""
 
 
