@@ -324,17 +324,18 @@ def _debug_requested(argv: list[str]) -> bool:
 
 def _preflight(args: argparse.Namespace) -> None:
     """The checks that need no JVM, before a command does any work: the target exists in the
-    profile and, for a build on a session target, its metastore can be opened (a build
-    refused at dbt's first connection would have prepared its data for nothing)."""
+    profile and, for a build on a session target, its metastore (and standalone master) can
+    be reached (a build refused at dbt's first connection would have prepared its data for
+    nothing)."""
     target = getattr(args, "target", None)
     if target is None:
         return
-    from lgs_analytics.spark_session import check_metastore_available, check_target
+    from lgs_analytics.spark_session import check_services_available, check_target
 
     paths = ProjectPaths.discover()
     output = check_target(paths, target)
     if args.command == "build" and output.get("method") == "session":
-        check_metastore_available(paths, target)
+        check_services_available(paths, target)
 
 
 def main(argv: list[str] | None = None) -> int:

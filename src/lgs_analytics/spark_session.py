@@ -8,6 +8,7 @@ so that they can never drift from what dbt uses.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from lgs_analytics.paths import ProjectPaths
 
 PROFILE_NAME = "lgs"
 TARGET_ENV = "LGS_TARGET"
+STANDALONE_PREFIX = "spark://"
 DEFAULT_TARGET = "local"
 
 
@@ -236,12 +238,13 @@ def _jvm_started() -> bool:
     return SparkContext._active_spark_context is not None or SparkContext._gateway is not None
 
 
-def check_metastore_available(
+def check_services_available(
     paths: ProjectPaths, target: str = "local", parameters: dict[str, str] | None = None
 ) -> None:
     """Before this process starts Spark: the target's embedded Derby metastore is not held by
-    another process, and a networked metastore accepts connections. One sentence otherwise,
-    in seconds, instead of a minute of Hive retries and a Java stack trace."""
+    another process, a networked metastore accepts connections, and so does a standalone
+    master. One sentence otherwise, in seconds, instead of a minute of retries and a Java
+    stack trace."""
     # Imported here: the adapter package loads dbt (~2 s), which `lgs` needs for no other
     # check that it makes before starting work.
     from dbt.adapters.sparkplus.metastore_lock import (
@@ -260,12 +263,32 @@ def check_metastore_available(
     try:
         if address is not None:
             check_metastore_reachable(address)
-            return
-        database = derby_database_dir(parameters, cwd=paths.root)
-        if database is not None:
-            check_derby_free(database)
+        else:
+            database = derby_database_dir(parameters, cwd=paths.root)
+            if database is not None:
+                check_derby_free(database)
     except (MetastoreInUseError, MetastoreUnreachableError) as exc:
         raise UserError(str(exc)) from exc
+    _check_master_reachable(parameters.get("spark.master", ""))
+
+
+def _check_master_reachable(master: str, timeout: float = 3.0) -> None:
+    """A `spark://host:port[,host:port]` master accepts connections on one of its addresses
+    (Spark itself retries for a minute, then says only that all masters are unresponsive)."""
+    if not master.startswith(STANDALONE_PREFIX):
+        return
+    for address in master[len(STANDALONE_PREFIX) :].split(","):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError):
+            continue
+    raise UserError(
+        f"The Spark master {master} does not accept connections: start the cluster with "
+        "`lgs cluster start` (or point LGS_SPARK_MASTER at the running one), or use the "
+        "local target."
+    )
 
 
 def require_built(paths: ProjectPaths, target: str = "local") -> None:
@@ -392,7 +415,7 @@ def get_session(
         from lgs_analytics.environment import check_java
 
         check_java()
-        check_metastore_available(paths, target, parameters)
+        check_services_available(paths, target, parameters)
     quiet_query_error_logs()
     # The web UI (LGS_SPARK_UI) listens where the driver does, as in dbt's own session.
     bind_web_ui_like_the_driver(parameters)

@@ -376,6 +376,22 @@ def test_a_derby_metastore_held_by_another_process_is_named(
     assert state.digest() == before
 
 
+@pytest.mark.parametrize("command", [["sql", "select 1"], ["build"]], ids=lambda c: c[0])
+def test_a_standalone_master_that_is_not_running_is_named(command: list[str], state: State) -> None:
+    master = f"spark://127.0.0.1:{free_port()}"
+    before = state.digest()
+    # Something listens on the metastore's port, so that the master is the one thing missing.
+    with taken_port() as metastore_port:
+        result = state.lgs(
+            *command,
+            LGS_TARGET="cluster",
+            LGS_METASTORE_PORT=str(metastore_port),
+            LGS_SPARK_MASTER=master,
+        )
+    assert_one_sentence(result, 2, f"Spark master {master} does not", "lgs cluster start")
+    assert state.digest() == before
+
+
 def test_debug_shows_the_traceback(state: State, tmp_path: Path) -> None:
     for result in (
         state.lgs("export", "--out", str(tmp_path), "nodot", "--debug"),
