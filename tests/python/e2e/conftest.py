@@ -63,7 +63,9 @@ class BuiltProject:
 def state_env(state: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"LGS_STATE_DIR": str(state), "DO_NOT_TRACK": "1", **extra})
+    # A developer's own landing path or default target must not redirect the tests' builds.
     env.pop("LGS_RAW_PATH", None)
+    env.pop("LGS_TARGET", None)
     return env
 
 
