@@ -19,6 +19,10 @@ C1_ONLY = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=512m"
 os.environ.setdefault("LGS_DRIVER_JAVA_OPTIONS", C1_ONLY)
 # The executors of the `cluster` target live as briefly as the build that starts them.
 os.environ.setdefault("LGS_EXECUTOR_JAVA_OPTIONS", C1_ONLY)
+# The suite is one developer whose schemas are `lgs_*` on every development target (the
+# tests read lgs_marts on the shared catalog too): neither a developer's own LGS_SCHEMA nor
+# the user-name default of the shared-catalog targets (profiles.yml.example) renames them.
+os.environ["LGS_SCHEMA"] = "lgs"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -17,9 +17,14 @@ LOG4J = PROJECT_ROOT / "conf" / "log4j2.properties"
 # end-to-end tests copy and extend.
 PROBE_PROJECT = PROJECT_ROOT / "tests" / "python" / "fixtures" / "python_model_project"
 # What the suite sets for the Spark JVMs it starts (tests/python/conftest.py): the C1-only
-# JIT of drivers and executors, and the class archive. Kept when a test clears the LGS_
-# variables of the engineer's own environment.
-SUITE_SETTINGS = ("LGS_DRIVER_JAVA_OPTIONS", "LGS_EXECUTOR_JAVA_OPTIONS", "LGS_JVM_ARCHIVE")
+# JIT of drivers and executors, the class archive; and its schema prefix. Kept when a test
+# clears the LGS_ variables of the engineer's own environment.
+SUITE_SETTINGS = (
+    "LGS_DRIVER_JAVA_OPTIONS",
+    "LGS_EXECUTOR_JAVA_OPTIONS",
+    "LGS_JVM_ARCHIVE",
+    "LGS_SCHEMA",
+)
 
 
 def environ_without_lgs() -> dict[str, str]:
