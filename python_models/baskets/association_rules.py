@@ -37,7 +37,14 @@ themselves, do not mine the tree twice.
 
 Config keys (set in the model yml from project variables):
 - ``fpgrowth_min_support`` (default 0.01), ``fpgrowth_min_confidence`` (default 0.2);
-- ``fpgrowth_max_rules`` (default 1000), ``fpgrowth_max_basket_items`` (default 100).
+- ``fpgrowth_max_rules`` (default 1000), ``fpgrowth_max_basket_items`` (default 100);
+- ``fpgrowth_min_rule_baskets`` (default 10): besides the minimum support, an itemset needs
+  at least this many baskets. On a few hundred baskets 1% is one or two baskets: a product
+  pair seen once would be a "rule", and a single invoice of n products would make every
+  one of its 2^n subsets frequent, which FP-Growth would enumerate for hours. On the
+  default data the support already asks for hundreds of baskets, so this changes nothing
+  there; on small data it leaves fewer rules, or none (an empty table, a valid answer:
+  nothing sells together often enough to tell).
 """
 
 import math
@@ -69,10 +76,15 @@ class RuleSettings(NamedTuple):
     min_confidence: float = 0.2
     max_rules: int = 1000
     max_basket_items: int = 100
+    min_rule_baskets: int = 10
 
 
 def parse_settings(
-    min_support: object, min_confidence: object, max_rules: object, max_basket_items: object
+    min_support: object,
+    min_confidence: object,
+    max_rules: object,
+    max_basket_items: object,
+    min_rule_baskets: object = 10,
 ) -> RuleSettings:
     """Settings from the config values (strings when they come from ``var()``)."""
     try:
@@ -81,13 +93,17 @@ def parse_settings(
             min_confidence=float(str(min_confidence).strip()),
             max_rules=int(str(max_rules).strip()),
             max_basket_items=int(str(max_basket_items).strip()),
+            min_rule_baskets=int(str(min_rule_baskets).strip()),
         )
     except ValueError as error:
         raise ValueError(
             "fpgrowth_min_support and fpgrowth_min_confidence must be numbers, "
-            "fpgrowth_max_rules and fpgrowth_max_basket_items integers, got "
-            f"{min_support!r}, {min_confidence!r}, {max_rules!r}, {max_basket_items!r}"
+            "fpgrowth_max_rules, fpgrowth_max_basket_items and fpgrowth_min_rule_baskets "
+            f"integers, got {min_support!r}, {min_confidence!r}, {max_rules!r}, "
+            f"{max_basket_items!r}, {min_rule_baskets!r}"
         ) from error
+    if settings.min_rule_baskets < 1:
+        raise ValueError(f"fpgrowth_min_rule_baskets must be >= 1, got {min_rule_baskets!r}")
     if not 0 < settings.min_support <= 1:
         raise ValueError(f"fpgrowth_min_support must be in (0, 1], got {min_support!r}")
     if not 0 <= settings.min_confidence <= 1:
@@ -111,6 +127,21 @@ def invoice_baskets(sales_lines: DataFrame, max_basket_items: int) -> DataFrame:
 def minimum_count(min_support: float, total_baskets: int) -> int:
     """Baskets an itemset needs: ceil(min_support * baskets), computed as MLlib does."""
     return math.ceil(min_support * total_baskets)
+
+
+def mining_threshold(settings: RuleSettings, total_baskets: int) -> tuple[int, float]:
+    """(baskets an itemset needs, the minSupport that makes MLlib ask exactly that many).
+
+    The larger of the support's count and ``min_rule_baskets``; when the support's count is
+    the larger, the configured support itself, so the default data is mined as before.
+    """
+    by_support = minimum_count(settings.min_support, total_baskets)
+    if by_support >= settings.min_rule_baskets or total_baskets == 0:
+        return by_support, settings.min_support
+    # MLlib asks for ceil(minSupport * baskets): half a basket below the count, so that no
+    # rounding of the division lifts it to the next count.
+    count = settings.min_rule_baskets
+    return count, min((count - 0.5) / total_baskets, 1.0)
 
 
 def pair_frequent_items(baskets: DataFrame, min_count: int) -> list[str]:
@@ -175,9 +206,12 @@ def prune_baskets(baskets: DataFrame, keep: list[str]) -> DataFrame:
     )
 
 
-def mine_rules(baskets: DataFrame, settings: RuleSettings) -> tuple[DataFrame, DataFrame]:
+def mine_rules(
+    baskets: DataFrame, settings: RuleSettings, min_support: float | None = None
+) -> tuple[DataFrame, DataFrame]:
     """FP-Growth rules: antecedent (sorted array), consequent (one code), support, …, lift.
 
+    ``min_support`` (default ``settings.min_support``) is the minSupport given to MLlib.
     Returns the rules and the cached frequent itemsets they are computed from, for the
     caller to unpersist once the rules are collected.
     """
@@ -185,7 +219,7 @@ def mine_rules(baskets: DataFrame, settings: RuleSettings) -> tuple[DataFrame, D
     # a few hundred frequent items needs no parallelism.
     fitted = FPGrowth(
         itemsCol="items",
-        minSupport=settings.min_support,
+        minSupport=settings.min_support if min_support is None else min_support,
         minConfidence=settings.min_confidence,
         numPartitions=1,
     ).fit(baskets)
@@ -261,11 +295,12 @@ def association_rules(
     itemsets = None
     try:
         total_baskets = baskets.count()
-        keep = pair_frequent_items(baskets, minimum_count(settings.min_support, total_baskets))
+        min_count, min_support = mining_threshold(settings, total_baskets)
+        keep = pair_frequent_items(baskets, min_count)
         rows = []
         if keep:
             pruned = prune_baskets(baskets, keep).cache()
-            rules, itemsets = mine_rules(pruned, settings)
+            rules, itemsets = mine_rules(pruned, settings, min_support)
             ranked = describe_and_rank(rules, products, total_baskets, settings.max_rules)
             # At most max_rules rows: collected so that the cached baskets (which FP-Growth
             # reads several times) and itemsets can be released before dbt writes the table.
@@ -283,5 +318,6 @@ def model(dbt, session):
         dbt.config.get("fpgrowth_min_confidence", 0.2),
         dbt.config.get("fpgrowth_max_rules", 1000),
         dbt.config.get("fpgrowth_max_basket_items", 100),
+        dbt.config.get("fpgrowth_min_rule_baskets", 10),
     )
     return association_rules(dbt.ref("int_sales_lines_filtered"), dbt.ref("dim_products"), settings)

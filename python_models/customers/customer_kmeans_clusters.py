@@ -8,6 +8,10 @@ Each customer goes to the nearest centre in Euclidean distance, which is what ML
 ``KMeansModel`` predicts; KMeans is not fitted a second time, so the table cannot drift
 from the scored model. An exact tie (a customer equidistant from two centres) goes to the
 lower cluster id.
+
+When ``kmeans_model_selection`` has no rows (too few customers or distinct customers to
+cluster, see there), no customer is clustered: ``cluster_id``, ``distance_to_centroid`` and
+``cluster_count`` are null and ``not_scored_reason`` is ``too_few_customers``.
 """
 
 # The package first: dbt runs models on several threads, and two threads importing
@@ -20,6 +24,7 @@ from pyspark.sql import functions as sf
 
 FEATURES = ("recency_days", "frequency", "monetary")
 SCALED = tuple(f"scaled_{name}" for name in FEATURES)
+TOO_FEW_CUSTOMERS = "too_few_customers"
 
 
 def scaled_features(scores: DataFrame) -> DataFrame:
@@ -56,8 +61,11 @@ def scaled_features(scores: DataFrame) -> DataFrame:
 
 
 def chosen_centers(selection: DataFrame) -> list[list[float]]:
-    """The centres of the k marked ``is_chosen`` (exactly one row must be), by cluster id."""
+    """The centres of the k marked ``is_chosen`` (exactly one row must be), by cluster id;
+    no centres when the selection has no rows (no k could be fitted)."""
     chosen = selection.where(sf.col("is_chosen")).select("k", "cluster_centers").collect()
+    if not chosen and selection.isEmpty():
+        return []
     if len(chosen) != 1:
         raise ValueError(f"kmeans_model_selection must mark exactly one k, found {len(chosen)}")
     k, centers = int(chosen[0]["k"]), chosen[0]["cluster_centers"]
@@ -83,9 +91,13 @@ def nearest_center(centers: list[list[float]]) -> Column:
 
 
 def assign_clusters(scores: DataFrame, centers: list[list[float]]) -> DataFrame:
-    """The whole model: each customer of ``scores`` with its cluster and centre distance."""
+    """The whole model: each customer of ``scores`` with its cluster and centre distance;
+    with no centres, every customer not scored (``too_few_customers``)."""
+    nothing = sf.lit(None).cast("struct<squared_distance:double,cluster_id:int>")
     nearest = scaled_features(scores).select(
-        "customer_id", *SCALED, nearest_center(centers).alias("nearest")
+        "customer_id",
+        *SCALED,
+        (nearest_center(centers) if centers else nothing).alias("nearest"),
     )
     customers = scores.select(
         sf.col("customer_id").cast("string").alias("customer_id"),
@@ -103,7 +115,8 @@ def assign_clusters(scores: DataFrame, centers: list[list[float]]) -> DataFrame:
         sf.col("monetary").cast("decimal(18,3)").alias("monetary"),
         *SCALED,
         sf.sqrt("nearest.squared_distance").alias("distance_to_centroid"),
-        sf.lit(len(centers)).cast("int").alias("cluster_count"),
+        sf.lit(len(centers) if centers else None).cast("int").alias("cluster_count"),
+        sf.lit(None if centers else TOO_FEW_CUSTOMERS).cast("string").alias("not_scored_reason"),
     )
 
 

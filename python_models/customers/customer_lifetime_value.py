@@ -27,7 +27,21 @@ CLV over ``clv_horizon_months`` months = Σ_i (E[X(i·D)] - E[X((i-1)·D)]) · E
 D = 365.25/12 days, d = ``clv_discount_rate_monthly``: each month's expected purchases valued
 at the expected spend and discounted to today (the lifetimes library's formula).
 
-Customers the models cannot score (``clv_tier = 'not_scored'``, ``score_reason`` says why):
+The models are fitted only where the data can support them; otherwise every customer is
+not scored, with all model columns null and the reason in ``score_reason`` (the build warns):
+- ``too_few_repeat_customers``: fewer customers with a repeat purchase day than
+  ``clv_min_repeat_customers`` (default 50). On a few days or a handful of repeat buyers
+  the maximum of the likelihood is degenerate: tried on random subsets of the generated
+  data, fits on 25 repeat buyers or fewer put the probability alive of every repeat buyer
+  near 0 or gave NaN predictions, none on more than 30.
+- ``degenerate_fit``: an optimiser that did not converge, a fitted parameter at the box
+  bound e^±20, or a Gamma-Gamma q <= 1 (infinite expected spend).
+A row whose predictions still come out NaN, infinite, negative (or a probability outside
+[0, 1]) is not scored either, reason ``invalid_prediction``, its model columns null: no NaN
+or infinity is ever published.
+
+Customers the fitted models cannot score (``clv_tier = 'not_scored'``, ``score_reason``
+says why):
 - ``single_purchase_day``: no repeat purchase day, so Gamma-Gamma has no spend of theirs to
   learn from. Their expected spend is the Gamma-Gamma population mean pγ/(q-1), which is
   exactly E[M | x = 0], so their CLV is still the models' estimate (BG/NBD purchases × mean
@@ -43,7 +57,10 @@ scores): Platinum (top 25%), Gold, Silver, Bronze.
 Calibration/holdout check: the same models are fitted again on the purchase days up to
 ``calibration_end_date`` = last date - ``clv_holdout_days``, and each customer who had bought
 by then gets the predicted number of purchase days in the holdout (the ``clv_holdout_days``
-days after it) next to the actual number; ``clv_model_evaluation`` aggregates them.
+days after it) next to the actual number; ``clv_model_evaluation`` aggregates them. Where
+there is no prediction, ``holdout_score_reason`` says why: ``first_purchase_in_holdout``,
+or the calibration fit's ``too_few_repeat_customers``, ``degenerate_fit`` or
+``invalid_prediction`` (the same rules as above, on the calibration period).
 
 The purchase days are aggregated in Spark; only the per-customer summary (one row per
 customer, thousands of rows) is collected to the driver, where the models are fitted.
@@ -52,6 +69,8 @@ Config keys (set in the model yml from project variables):
 - ``clv_horizon_months``: CLV and prediction horizon in months (default 12).
 - ``clv_discount_rate_monthly``: monthly discount rate (default 0.01).
 - ``clv_holdout_days``: length of the holdout period in days (default 180).
+- ``clv_min_repeat_customers``: customers with a repeat purchase day needed to fit the
+  models (default 50, at least 2).
 """
 
 import math
@@ -68,6 +87,12 @@ from scipy import optimize, special
 DAYS_PER_MONTH = 365.25 / 12
 TIERS = ("Bronze", "Silver", "Gold", "Platinum")
 NOT_SCORED = "not_scored"
+# Reasons of the whole fit (every row gets them; the build warns), and of one row.
+TOO_FEW_REPEAT_CUSTOMERS = "too_few_repeat_customers"
+DEGENERATE_FIT = "degenerate_fit"
+INVALID_PREDICTION = "invalid_prediction"
+FIRST_PURCHASE_IN_HOLDOUT = "first_purchase_in_holdout"
+NO_PURCHASE_DAYS = "no_purchase_days"
 # Optimiser box on the log parameters: e^±20 is far beyond any sensible rate or shape, and
 # keeps exp() finite when a direction of the likelihood is flat.
 LOG_BOUND = 20.0
@@ -77,7 +102,8 @@ OUTPUT_SCHEMA = (
     "recency_days int, tenure_days int, avg_daily_spend double, "
     "predicted_purchases double, probability_alive double, expected_avg_spend double, "
     "clv double, calibration_frequency int, holdout_predicted_purchases double, "
-    "holdout_actual_purchases int, first_purchase_date date, last_purchase_date date, "
+    "holdout_actual_purchases int, holdout_score_reason string, "
+    "first_purchase_date date, last_purchase_date date, "
     "observation_end_date date, calibration_end_date date"
 )
 
@@ -110,22 +136,35 @@ class ClvSettings(NamedTuple):
     horizon_months: int = 12
     discount_rate_monthly: float = 0.01
     holdout_days: int = 180
+    min_repeat_customers: int = 50
 
 
-def parse_settings(horizon: object, discount_rate: object, holdout_days: object) -> ClvSettings:
+class DegenerateFitError(ValueError):
+    """The likelihood's maximum is no usable fit (not converged, at a bound, q <= 1)."""
+
+
+def parse_settings(
+    horizon: object,
+    discount_rate: object,
+    holdout_days: object,
+    min_repeat_customers: object = 50,
+) -> ClvSettings:
     """Settings from the config values (strings when they come from ``var()``)."""
     try:
         settings = ClvSettings(
             horizon_months=int(str(horizon).strip()),
             discount_rate_monthly=float(str(discount_rate).strip()),
             holdout_days=int(str(holdout_days).strip()),
+            min_repeat_customers=int(str(min_repeat_customers).strip()),
         )
     except ValueError as error:
         raise ValueError(
-            "clv_horizon_months and clv_holdout_days must be integers and "
-            f"clv_discount_rate_monthly a number, got {horizon!r}, {holdout_days!r}, "
-            f"{discount_rate!r}"
+            "clv_horizon_months, clv_holdout_days and clv_min_repeat_customers must be "
+            f"integers and clv_discount_rate_monthly a number, got {horizon!r}, "
+            f"{holdout_days!r}, {min_repeat_customers!r}, {discount_rate!r}"
         ) from error
+    if settings.min_repeat_customers < 2:
+        raise ValueError(f"clv_min_repeat_customers must be >= 2, got {min_repeat_customers!r}")
     if settings.horizon_months < 1:
         raise ValueError(f"clv_horizon_months must be >= 1, got {horizon!r}")
     if not 0 <= settings.discount_rate_monthly < 1:
@@ -177,6 +216,8 @@ def fit_bgnbd(
     scaled so that the longest tenure is 10 before fitting (α scales with time, the other
     parameters do not), which keeps the start point (all parameters 1) sensible whatever
     the time unit. ``penalizer`` adds an L2 penalty on the parameters, as in lifetimes.
+    A fit that did not converge or has a parameter at the box bound raises
+    DegenerateFitError.
     """
     triples = np.column_stack([frequency, recency, tenure]).astype(float)
     if len(triples) == 0:
@@ -200,10 +241,19 @@ def fit_bgnbd(
         method="L-BFGS-B",
         bounds=[(-LOG_BOUND, LOG_BOUND)] * 4,
     )
+    _check_fit("BG/NBD", result)
     r, alpha, a, b = np.exp(result.x)
-    if not np.all(np.isfinite([r, alpha, a, b])):
-        raise ValueError(f"BG/NBD fit failed: {result.message}")
     return BgNbdParams(r=float(r), alpha=float(alpha / scale), a=float(a), b=float(b))
+
+
+def _check_fit(name: str, result: optimize.OptimizeResult) -> None:
+    """Raise DegenerateFitError unless the optimiser converged strictly inside the box."""
+    at_bound = np.abs(result.x) >= LOG_BOUND - 1e-6
+    if not result.success or at_bound.any() or not np.all(np.isfinite(result.x)):
+        raise DegenerateFitError(
+            f"{name} fit degenerate (log parameters {np.round(result.x, 3).tolist()}, "
+            f"bounds ±{LOG_BOUND}): {result.message}"
+        )
 
 
 def _log_dropout_odds(
@@ -288,7 +338,8 @@ def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaPa
 
     Spend is scaled by its mean before fitting (γ scales with money, p and q do not).
     The expected spend needs q > 1 (otherwise the mean of ν⁻¹ is infinite): a fit with
-    q <= 1 raises, since the model then does not describe the data.
+    q <= 1 raises DegenerateFitError, since the model then does not describe the data; so
+    does a fit that did not converge or has a parameter at the box bound.
     """
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary, dtype=float)
@@ -305,9 +356,10 @@ def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaPa
     result = optimize.minimize(
         objective, x0=np.zeros(3), method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * 3
     )
+    _check_fit("Gamma-Gamma", result)
     p, q, gamma = np.exp(result.x)
-    if not np.all(np.isfinite([p, q, gamma])) or q <= 1:
-        raise ValueError(
+    if q <= 1:
+        raise DegenerateFitError(
             f"Gamma-Gamma fit unusable (p={p}, q={q}, γ={gamma}; q must exceed 1): {result.message}"
         )
     return GammaGammaParams(p=float(p), q=float(q), gamma=float(gamma / scale))
@@ -468,50 +520,134 @@ def _python_value(value: object) -> object:
     return value
 
 
+def fit_reason(frequency: np.ndarray, min_repeat_customers: int) -> str | None:
+    """``too_few_repeat_customers`` when fewer customers than ``min_repeat_customers`` have a
+    repeat purchase day (x > 0), else None (the models may be fitted)."""
+    repeat_customers = int(np.sum(np.asarray(frequency, dtype=float) > 0))
+    return TOO_FEW_REPEAT_CUSTOMERS if repeat_customers < min_repeat_customers else None
+
+
+def invalid_predictions(*columns: np.ndarray, probability: np.ndarray | None = None) -> np.ndarray:
+    """Rows where a prediction is NaN, infinite or negative, or ``probability`` outside [0, 1]."""
+    invalid = np.zeros(np.shape(columns[0]), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for column in columns:
+            values = np.asarray(column, dtype=float)
+            invalid |= ~np.isfinite(values) | (values < 0)
+        if probability is not None:
+            invalid |= ~(np.asarray(probability, dtype=float) <= 1)
+    return invalid
+
+
+def _fit_and_value(
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    spend: np.ndarray,
+    settings: ClvSettings,
+) -> tuple[dict[str, np.ndarray], str | None]:
+    """The model columns from the fitted models, or all NaN and the reason of the fit."""
+    nothing = np.full(x.shape, np.nan)
+    columns = {
+        name: nothing
+        for name in ("predicted_purchases", "probability_alive", "expected_avg_spend", "clv")
+    }
+    reason = fit_reason(x, settings.min_repeat_customers)
+    if reason is not None:
+        return columns, reason
+    try:
+        bgnbd = fit_bgnbd(x, t_x, big_t)
+        gamma_gamma = fit_gamma_gamma(x, spend)
+    except DegenerateFitError:
+        return columns, DEGENERATE_FIT
+    # Numerical failures at extreme parameters come out as NaN or inf, caught row by row.
+    with np.errstate(all="ignore"):
+        expected_spend = gamma_gamma_expected_spend(gamma_gamma, x, spend)
+        horizon_days = settings.horizon_months * DAYS_PER_MONTH
+        columns = {
+            "predicted_purchases": bgnbd_expected_purchases(bgnbd, horizon_days, x, t_x, big_t),
+            "probability_alive": bgnbd_probability_alive(bgnbd, x, t_x, big_t),
+            "expected_avg_spend": expected_spend,
+            "clv": discounted_clv(
+                bgnbd,
+                expected_spend,
+                x,
+                t_x,
+                big_t,
+                settings.horizon_months,
+                settings.discount_rate_monthly,
+            ),
+        }
+    return columns, None
+
+
+def _holdout_predictions(
+    summary: dict[str, np.ndarray], settings: ClvSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted holdout purchase days per customer and, where there is none, the reason."""
+    x = summary["frequency"]
+    predicted = np.full(x.shape, np.nan)
+    reasons = np.full(x.shape, None, dtype=object)
+    calibrated = ~np.isnan(summary["calibration_frequency"])
+    reasons[~calibrated] = FIRST_PURCHASE_IN_HOLDOUT
+    if not calibrated.any():
+        return predicted, reasons
+    cal_x = summary["calibration_frequency"][calibrated]
+    cal_t_x = summary["calibration_recency_days"][calibrated]
+    cal_big_t = summary["calibration_tenure_days"][calibrated]
+    reason = fit_reason(cal_x, settings.min_repeat_customers)
+    if reason is None:
+        try:
+            calibration_fit = fit_bgnbd(cal_x, cal_t_x, cal_big_t)
+        except DegenerateFitError:
+            reason = DEGENERATE_FIT
+    if reason is not None:
+        reasons[calibrated] = reason
+        return predicted, reasons
+    with np.errstate(all="ignore"):
+        values = bgnbd_expected_purchases(
+            calibration_fit, float(settings.holdout_days), cal_x, cal_t_x, cal_big_t
+        )
+    invalid = invalid_predictions(values)
+    predicted[calibrated] = np.where(invalid, np.nan, values)
+    calibrated_reasons = reasons[calibrated]
+    calibrated_reasons[invalid] = INVALID_PREDICTION
+    reasons[calibrated] = calibrated_reasons
+    return predicted, reasons
+
+
 def score_summary(summary: dict[str, np.ndarray], settings: ClvSettings) -> dict[str, np.ndarray]:
     """The model columns for the customers of ``summary`` (column name -> array).
 
     ``summary`` holds the numeric columns of ``customer_summary`` as float arrays, NaN where
     the value is null (calibration columns of customers who started in the holdout, mean
-    spend of customers without a repeat day).
+    spend of customers without a repeat day). Model columns are NaN (published as null)
+    exactly where ``score_reason`` is a reason of the fit or ``invalid_prediction``.
     """
     x, t_x, big_t = summary["frequency"], summary["recency_days"], summary["tenure_days"]
     spend = summary["avg_daily_spend"]
 
-    bgnbd = fit_bgnbd(x, t_x, big_t)
-    gamma_gamma = fit_gamma_gamma(x, spend)
-    expected_spend = gamma_gamma_expected_spend(gamma_gamma, x, spend)
-    clv = discounted_clv(
-        bgnbd,
-        expected_spend,
-        x,
-        t_x,
-        big_t,
-        settings.horizon_months,
-        settings.discount_rate_monthly,
-    )
-    reasons = score_reasons(x, spend)
-    scored = np.array([reason is None for reason in reasons], dtype=bool)
-
-    calibrated = ~np.isnan(summary["calibration_frequency"])
-    holdout_predicted = np.full(x.shape, np.nan)
-    if calibrated.any():
-        cal_x = summary["calibration_frequency"][calibrated]
-        cal_t_x = summary["calibration_recency_days"][calibrated]
-        cal_big_t = summary["calibration_tenure_days"][calibrated]
-        calibration_fit = fit_bgnbd(cal_x, cal_t_x, cal_big_t)
-        holdout_predicted[calibrated] = bgnbd_expected_purchases(
-            calibration_fit, float(settings.holdout_days), cal_x, cal_t_x, cal_big_t
+    columns, fit_failure = _fit_and_value(x, t_x, big_t, spend, settings)
+    if fit_failure is not None:
+        reasons = np.full(x.shape, fit_failure, dtype=object)
+    else:
+        reasons = score_reasons(x, spend)
+        invalid = invalid_predictions(
+            columns["predicted_purchases"],
+            columns["expected_avg_spend"],
+            columns["clv"],
+            probability=columns["probability_alive"],
         )
-    horizon_days = settings.horizon_months * DAYS_PER_MONTH
+        reasons[invalid] = INVALID_PREDICTION
+        columns = {name: np.where(invalid, np.nan, values) for name, values in columns.items()}
+    scored = np.array([reason is None for reason in reasons], dtype=bool)
+    holdout_predicted, holdout_reasons = _holdout_predictions(summary, settings)
     return {
-        "clv_tier": clv_tiers(clv, scored),
+        "clv_tier": clv_tiers(columns["clv"], scored),
         "score_reason": reasons,
-        "predicted_purchases": bgnbd_expected_purchases(bgnbd, horizon_days, x, t_x, big_t),
-        "probability_alive": bgnbd_probability_alive(bgnbd, x, t_x, big_t),
-        "expected_avg_spend": expected_spend,
-        "clv": clv,
+        **columns,
         "holdout_predicted_purchases": holdout_predicted,
+        "holdout_score_reason": holdout_reasons,
     }
 
 
@@ -553,13 +689,17 @@ def customer_lifetime_value(
     everyone = customers.select(sf.col("customer_id").cast("string").alias("customer_id"))
     joined = everyone.join(scored, on="customer_id", how="left")
     missing = sf.col("clv_tier").isNull()
+    no_purchase_days = sf.lit(NO_PURCHASE_DAYS)
     return joined.select(
         "customer_id",
         sf.when(missing, sf.lit(NOT_SCORED)).otherwise(sf.col("clv_tier")).alias("clv_tier"),
-        sf.when(missing, sf.lit("no_purchase_days"))
-        .otherwise(sf.col("score_reason"))
-        .alias("score_reason"),
-        *names[3:],
+        sf.when(missing, no_purchase_days).otherwise(sf.col("score_reason")).alias("score_reason"),
+        *[
+            sf.when(missing, no_purchase_days).otherwise(sf.col(name)).alias(name)
+            if name == "holdout_score_reason"
+            else name
+            for name in names[3:]
+        ],
     )
 
 
@@ -568,6 +708,7 @@ def model(dbt, session):
         dbt.config.get("clv_horizon_months", 12),
         dbt.config.get("clv_discount_rate_monthly", 0.01),
         dbt.config.get("clv_holdout_days", 180),
+        dbt.config.get("clv_min_repeat_customers", 50),
     )
     customers = dbt.ref("customer_rfm_scores")
     sales_lines = dbt.ref("int_sales_lines_filtered")

@@ -4,7 +4,8 @@ Grain: one row per cluster and RFM segment of the ``rfm_segments`` seed, all seg
 every cluster (a cross-tabulation with zeros, so each cluster's segment mix is complete).
 Each row repeats its cluster's profile: size, share of customers, mean recency, frequency
 and monetary value, and the dominant segment (the segment with most of the cluster's
-customers; the better-ranked segment on a tie) with its share of the cluster.
+customers; the better-ranked segment on a tie) with its share of the cluster. Customers
+that ``customer_kmeans_clusters`` could not cluster are left out (no rows when none was).
 """
 
 from pyspark.sql import Column, DataFrame, Window
@@ -17,7 +18,11 @@ def _share_pct(part: Column, total: Column) -> Column:
 
 
 def cluster_profiles(clusters: DataFrame, segments: DataFrame) -> DataFrame:
-    """Cross-tabulate ``customer_kmeans_clusters`` by segment and profile each cluster."""
+    """Cross-tabulate ``customer_kmeans_clusters`` by segment and profile each cluster.
+
+    Customers without a cluster (not scored) are left out: no clusters, no rows.
+    """
+    clusters = clusters.where(sf.col("cluster_id").isNotNull())
     per_cluster = clusters.groupBy("cluster_id").agg(
         sf.count("*").alias("cluster_customers"),
         sf.avg("recency_days").cast("double").alias("avg_recency_days"),

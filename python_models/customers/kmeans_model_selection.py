@@ -34,6 +34,11 @@ time, never the results.
 Config keys (set in the model yml from project variables):
 - ``kmeans_k_min``, ``kmeans_k_max``: the range of k (defaults 2 and 8), 2 <= min <= max.
 - ``kmeans_seed``: the KMeans seed (default 42).
+
+Too few customers to cluster: k is tried only below the number of customers and up to the
+number of distinct feature vectors; when no k of the range qualifies (fewer than three
+customers, or fewer than two distinct customers), the table has no rows and
+``customer_kmeans_clusters`` marks every customer not scored (``too_few_customers``).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -180,18 +185,29 @@ def kmeans_model_selection(scores: DataFrame, k_values: range, seed: int) -> Dat
     # silhouette jobs a single task instead of one per input file.
     features = scaled_features(scores).coalesce(1).cache()
     try:
-        customers = features.count()
-        # KMeans cannot make more clusters than there are customers, nor a silhouette
-        # out of fewer than two clusters.
-        usable = range(k_values.start, min(k_values.stop, customers))
-        if len(usable) == 0:
-            raise ValueError(f"{customers} customers are too few to cluster into k >= 2")
-        results = score_k_values(features, usable, seed)
+        counts = features.agg(
+            sf.count("*").alias("customers"),
+            sf.count_distinct(*[f"scaled_{name}" for name in FEATURES]).alias("points"),
+        ).first()
+        usable = usable_k_values(k_values, counts["customers"], counts["points"])
+        results = score_k_values(features, usable, seed) if usable else []
     finally:
         features.unpersist()
-    chosen = choose_k(results)
-    rows = [(*result, result.k == chosen) for result in results]
+    rows = []
+    if results:
+        chosen = choose_k(results)
+        rows = [(*result, result.k == chosen) for result in results]
     return scores.sparkSession.createDataFrame(rows, OUTPUT_SCHEMA)
+
+
+def usable_k_values(k_values: range, customers: int, points: int) -> range:
+    """The k of ``k_values`` that can be fitted and scored; empty when none can.
+
+    A silhouette needs two clusters and a customer outside a singleton cluster (k below the
+    number of customers), and KMeans cannot make more clusters than there are distinct
+    feature vectors (``points``): it would leave clusters empty.
+    """
+    return range(k_values.start, max(k_values.start, min(k_values.stop, customers, points + 1)))
 
 
 def model(dbt, session):

@@ -52,8 +52,9 @@ EXPECTED = {
     ("C", "D"): (0.2, 2 / 4, (2 / 4) / 0.3),
     ("D", "C"): (0.2, 2 / 3, (2 / 3) / 0.4),
 }
+# Two baskets suffice here (min_rule_baskets 1): the hand computation is about support.
 SETTINGS = RULES.RuleSettings(
-    min_support=0.2, min_confidence=0.3, max_rules=100, max_basket_items=4
+    min_support=0.2, min_confidence=0.3, max_rules=100, max_basket_items=4, min_rule_baskets=1
 )
 
 
@@ -181,7 +182,9 @@ def themed_basket_lines(spark, seed: int = 3):
 @pytest.mark.parametrize(("support", "confidence"), [(0.04, 0.1), (0.03, 0.3), (0.02, 0.5)])
 def test_rules_equal_fp_growth_on_the_whole_baskets(spark, support, confidence):
     lines = themed_basket_lines(spark)
-    settings = RULES.RuleSettings(support, confidence, max_rules=10_000, max_basket_items=100)
+    settings = RULES.RuleSettings(
+        support, confidence, max_rules=10_000, max_basket_items=100, min_rule_baskets=1
+    )
     catalogue = spark.createDataFrame([], PRODUCT_SCHEMA)
     pruned_rules = [
         row.asDict() for row in RULES.association_rules(lines, catalogue, settings).collect()
@@ -252,3 +255,45 @@ def test_recommendations_for_the_top_products(spark, rules):
         ("C", "D"),
         ("D", "C"),
     }
+
+
+# --- Small data: an itemset needs min_rule_baskets baskets besides the support -------------
+
+
+def test_mining_threshold_is_the_support_unless_the_floor_is_higher():
+    default = RULES.RuleSettings()
+    # The default data (about 36,000 baskets mined): the support decides, unchanged.
+    assert RULES.mining_threshold(default, 36_000) == (360, 0.01)
+    assert RULES.mining_threshold(default, 1000) == (10, 0.01)
+    count, support = RULES.mining_threshold(default, 300)
+    assert count == 10 and RULES.minimum_count(support, 300) == 10
+    for baskets in (11, 29, 333, 999):  # no rounding lifts the count MLlib asks for
+        assert RULES.minimum_count(RULES.mining_threshold(default, baskets)[1], baskets) == 10
+    assert RULES.mining_threshold(default, 3)[0] == 10
+    assert RULES.mining_threshold(default, 0) == (0, 0.01)
+    assert RULES.parse_settings("0.01", "0.2", "1000", "100") == default
+    assert RULES.parse_settings("0.01", "0.2", "1000", "100", "3").min_rule_baskets == 3
+    with pytest.raises(ValueError, match="fpgrowth_min_rule_baskets"):
+        RULES.parse_settings("0.01", "0.2", "1000", "100", "0")
+
+
+@pytest.mark.timeout(300)
+def test_one_large_invoice_gives_no_rules_instead_of_every_subset(spark):
+    # One basket of 40 products: at 1% support each of its 2^40 subsets would be frequent.
+    lines = spark.createDataFrame([("1", f"P{item:02d}") for item in range(40)], SALES_LINE_SCHEMA)
+    rules = RULES.association_rules(lines, products(spark), RULES.RuleSettings())
+    assert rules.collect() == []
+    assert rules.columns == [field.split()[0] for field in RULES.OUTPUT_SCHEMA.split(", ")]
+
+
+def test_a_pair_needs_min_rule_baskets_baskets(spark):
+    # 40 baskets; A and B together in 5 of them (12.5% support, far above 1%).
+    baskets = {str(index): "AB" if index < 5 else "C" for index in range(40)}
+    lines = basket_lines(spark, baskets)
+    loose = RULES.RuleSettings(min_rule_baskets=5)
+    found = RULES.association_rules(lines, products(spark), loose).collect()
+    assert {(row["antecedent"], row["consequent"], row["rule_baskets"]) for row in found} == {
+        ("A", "B", 5),
+        ("B", "A", 5),
+    }
+    assert RULES.association_rules(lines, products(spark), RULES.RuleSettings()).collect() == []

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from scipy import special
+from scipy import optimize, special
 
 from lgs_testing import load_python_model
 
@@ -503,3 +503,160 @@ def test_tier_summary_adds_up_to_the_customer_table(clv_table):
     assert max(sizes) - min(sizes) <= 1
     for better, worse in itertools.pairwise(scored):
         assert better["min_clv"] >= worse["max_clv"]
+
+
+# --- Data too small or too odd for the models: not scored, with the reason ----------------
+
+
+def _summary(frequency, recency, tenure, spend, calibration=None) -> dict[str, np.ndarray]:
+    """A ``customer_summary`` as score_summary takes it; calibration (x, t_x, T) or NaN."""
+    x = np.asarray(frequency, dtype=float)
+    cal = np.full((3, x.size), np.nan) if calibration is None else np.asarray(calibration, float)
+    return {
+        "frequency": x,
+        "recency_days": np.asarray(recency, dtype=float),
+        "tenure_days": np.asarray(tenure, dtype=float),
+        "avg_daily_spend": np.asarray(spend, dtype=float),
+        "calibration_frequency": cal[0],
+        "calibration_recency_days": cal[1],
+        "calibration_tenure_days": cal[2],
+    }
+
+
+def test_fit_needs_the_configured_number_of_repeat_customers():
+    assert CLV.fit_reason(np.array([0.0, 1.0, 3.0]), 2) is None
+    assert CLV.fit_reason(np.array([0.0, 1.0, 0.0]), 2) == "too_few_repeat_customers"
+    assert CLV.parse_settings("12", "0.01", "180", "7").min_repeat_customers == 7
+    assert CLV.parse_settings("12", "0.01", "180") == CLV.ClvSettings()
+    with pytest.raises(ValueError, match="clv_min_repeat_customers"):
+        CLV.parse_settings("12", "0.01", "180", "1")
+
+
+def test_too_few_repeat_customers_leave_every_row_unscored_and_null():
+    # The issue's small import: six days of data, a handful of repeat buyers, customers
+    # whose first and only purchase is on the last day (tenure 0).
+    summary = _summary(
+        [0, 0, 1, 1, 2, 0],
+        [0, 0, 1, 2, 4, 0],
+        [0, 5, 4, 3, 5, 0],
+        [np.nan, np.nan, 80, 20, 40, np.nan],
+    )
+    columns = CLV.score_summary(summary, CLV.ClvSettings(holdout_days=180))
+    assert columns["score_reason"].tolist() == ["too_few_repeat_customers"] * 6
+    assert columns["clv_tier"].tolist() == ["not_scored"] * 6
+    for name in ("predicted_purchases", "probability_alive", "expected_avg_spend", "clv"):
+        assert np.isnan(columns[name]).all(), name
+    # Nobody had bought by the calibration end: the ordinary holdout reason.
+    assert columns["holdout_score_reason"].tolist() == ["first_purchase_in_holdout"] * 6
+
+
+def test_calibration_fit_with_too_few_repeat_customers_has_its_own_reason():
+    rng = np.random.default_rng(5)
+    tenure = rng.uniform(100, 700, 600)
+    frequency, recency = simulate_bgnbd(
+        CLV.BgNbdParams(r=0.8, alpha=40.0, a=0.8, b=2.5), tenure, rng
+    )
+    spend = np.where(frequency > 0, rng.uniform(5, 50, tenure.size), np.nan)
+    # Calibration period: every customer there, no repeat day yet.
+    calibration = [np.zeros(tenure.size), np.zeros(tenure.size), np.maximum(tenure - 90, 0)]
+    columns = CLV.score_summary(
+        _summary(frequency, recency, tenure, spend, calibration), CLV.ClvSettings()
+    )
+    assert set(columns["holdout_score_reason"]) == {"too_few_repeat_customers"}
+    assert np.isnan(columns["holdout_predicted_purchases"]).all()
+    # The main fit is unaffected: scored customers, finite values.
+    assert np.isfinite(columns["clv"]).all()
+    assert {"Platinum", "Gold", "Silver", "Bronze"} <= set(columns["clv_tier"])
+
+
+def test_a_fit_that_did_not_converge_or_sits_on_a_bound_is_degenerate():
+    converged = optimize.OptimizeResult(x=np.array([0.1, -2.0, 1.0, 3.0]), success=True, message="")
+    CLV._check_fit("BG/NBD", converged)
+    for result in (
+        optimize.OptimizeResult(
+            x=np.array([0.1, -2.0, 1.0, CLV.LOG_BOUND]), success=True, message=""
+        ),
+        optimize.OptimizeResult(
+            x=np.array([-CLV.LOG_BOUND, 0.0, 0.0, 0.0]), success=True, message=""
+        ),
+        optimize.OptimizeResult(
+            x=np.array([0.1, -2.0, 1.0, 3.0]), success=False, message="ABNORMAL"
+        ),
+    ):
+        with pytest.raises(CLV.DegenerateFitError):
+            CLV._check_fit("BG/NBD", result)
+
+
+def test_a_degenerate_fit_leaves_every_row_unscored(monkeypatch):
+    def degenerate(*args, **kwargs):
+        raise CLV.DegenerateFitError("Gamma-Gamma fit degenerate")
+
+    monkeypatch.setattr(CLV, "fit_gamma_gamma", degenerate)
+    x = np.array([1.0, 2.0, 0.0])
+    columns = CLV.score_summary(
+        _summary(x, [5, 9, 0], [10, 12, 3], [10, 20, np.nan]),
+        CLV.ClvSettings(min_repeat_customers=2),
+    )
+    assert columns["score_reason"].tolist() == ["degenerate_fit"] * 3
+    assert np.isnan(columns["clv"]).all()
+
+
+def test_invalid_predictions_are_caught_row_by_row():
+    invalid = CLV.invalid_predictions(
+        np.array([1.0, np.nan, 2.0, 3.0, 1.0, np.inf]),
+        np.array([1.0, 1.0, -1e-12, 3.0, 1.0, 1.0]),
+        probability=np.array([0.5, 0.5, 0.5, np.nan, 1.5, 1.0]),
+    )
+    assert invalid.tolist() == [False, True, True, True, True, True]
+
+
+def test_nan_predictions_become_unscored_rows_not_published_nan(monkeypatch):
+    real = CLV.bgnbd_expected_purchases
+
+    def nan_for_tenure_zero(params, days, frequency, recency, tenure):
+        values = real(params, days, frequency, recency, tenure)
+        return np.where(np.asarray(tenure) == 0, np.nan, values)
+
+    monkeypatch.setattr(CLV, "bgnbd_expected_purchases", nan_for_tenure_zero)
+    rng = np.random.default_rng(9)
+    tenure = np.append(rng.uniform(100, 700, 300), 0.0)
+    frequency, recency = simulate_bgnbd(
+        CLV.BgNbdParams(r=0.8, alpha=40.0, a=0.8, b=2.5), tenure, rng
+    )
+    spend = np.where(frequency > 0, rng.uniform(5, 50, tenure.size), np.nan)
+    columns = CLV.score_summary(_summary(frequency, recency, tenure, spend), CLV.ClvSettings())
+    assert columns["score_reason"][-1] == "invalid_prediction"
+    assert columns["clv_tier"][-1] == "not_scored"
+    assert np.isnan([columns[name][-1] for name in ("clv", "probability_alive")]).all()
+    assert np.isfinite(columns["clv"][:-1]).all()
+
+
+@pytest.mark.parametrize("min_repeat_customers", [2, 50])
+def test_the_small_import_of_issue_24_gives_no_nan(spark, min_repeat_customers):
+    # Six days, a few repeat buyers, two customers whose only day is the last one.
+    lines = [
+        ("A", "1", "2009-12-01", "50.000"),
+        ("A", "2", "2009-12-03", "20.000"),
+        ("B", "3", "2009-12-02", "15.000"),
+        ("B", "4", "2009-12-06", "30.000"),
+        ("C", "5", "2009-12-01", "10.000"),
+        ("C", "6", "2009-12-02", "12.000"),
+        ("D", "7", "2009-12-04", "9.000"),
+        ("E", "8", "2009-12-06", "7.000"),
+        ("F", "9", "2009-12-06", "70.000"),
+    ]
+    sales_lines = spark_lines(spark, lines)
+    customers = sales_lines.select("customer_id").distinct()
+    settings = CLV.ClvSettings(min_repeat_customers=min_repeat_customers)
+    rows = [
+        row.asDict()
+        for row in CLV.customer_lifetime_value(customers, sales_lines, settings).collect()
+    ]
+    assert len(rows) == 6
+    for row in rows:
+        for name in ("predicted_purchases", "probability_alive", "expected_avg_spend", "clv"):
+            assert row[name] is None or math.isfinite(row[name]), (name, row)
+        assert (row["score_reason"] is None) == (row["clv_tier"] != "not_scored")
+        assert row["holdout_score_reason"] == "first_purchase_in_holdout"
+    if min_repeat_customers == 50:
+        assert {row["score_reason"] for row in rows} == {"too_few_repeat_customers"}

@@ -275,3 +275,74 @@ def test_profiles_cross_tabulate_clusters_and_segments(spark):
     assert rows[(2, "At Risk")]["dominant_segment_share_pct"] == pytest.approx(50.0)
     assert sum(row["is_dominant_segment"] for row in rows.values()) == 2
     assert math.isclose(sum(row["share_of_cluster_pct"] for row in rows.values()), 200.0)
+
+
+# --- Too few customers to cluster ------------------------------------------------------------
+
+
+def _customers(spark, rows: list[tuple[int, int, str]]):
+    return spark.createDataFrame(
+        [
+            (f"{index:05d}", "Champions", recency, frequency, Decimal(monetary))
+            for index, (recency, frequency, monetary) in enumerate(rows)
+        ],
+        SCORES_SCHEMA,
+    )
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [(3, 2, "10.000")],  # one customer
+        [(3, 2, "10.000"), (9, 1, "5.000")],  # two: k = 2 would leave no silhouette
+        [(3, 2, "10.000")] * 5,  # five customers, one distinct feature vector
+    ],
+    ids=["one", "two", "identical"],
+)
+def test_too_few_customers_are_marked_not_scored_not_failed(spark, rows):
+    scores = _customers(spark, rows)
+    selection = SELECTION.kmeans_model_selection(scores, range(2, 9), 42)
+    assert selection.collect() == []
+    assert selection.schema.simpleString() == (
+        "struct<" + SELECTION.OUTPUT_SCHEMA.replace(", ", ",").replace(" ", ":") + ">"
+    )
+    centres = CLUSTERS.chosen_centers(selection)
+    assert centres == []
+    clusters = CLUSTERS.assign_clusters(scores, centres).collect()
+    assert len(clusters) == len(rows)
+    for row in clusters:
+        assert row["not_scored_reason"] == "too_few_customers"
+        assert (row["cluster_id"], row["cluster_count"], row["distance_to_centroid"]) == (
+            None,
+            None,
+            None,
+        )
+        if len(set(rows)) == 1:  # one feature vector: every feature is constant, 0
+            assert [row[name] for name in CLUSTERS.SCALED] == [0.0, 0.0, 0.0]
+    segments = scores.sparkSession.createDataFrame(
+        [("Champions", 1)], "segment string, segment_rank int"
+    )
+    profiles = PROFILES.cluster_profiles(CLUSTERS.assign_clusters(scores, centres), segments)
+    assert profiles.collect() == []
+
+
+def test_k_stops_at_the_number_of_distinct_customers(spark):
+    # Six customers, two distinct feature vectors: only k = 2 can give non-empty clusters.
+    scores = _customers(spark, [(3, 2, "10.000")] * 3 + [(90, 1, "2.000")] * 3)
+    rows = SELECTION.kmeans_model_selection(scores, range(2, 9), 42).collect()
+    assert [(row["k"], row["is_chosen"], row["smallest_cluster_customers"]) for row in rows] == [
+        (2, True, 3)
+    ]
+    clusters = CLUSTERS.assign_clusters(
+        scores, CLUSTERS.chosen_centers(spark.createDataFrame(rows, SELECTION.OUTPUT_SCHEMA))
+    ).collect()
+    assert sorted(row["cluster_id"] for row in clusters) == [1, 1, 1, 2, 2, 2]
+    assert all(row["not_scored_reason"] is None for row in clusters)
+
+
+def test_usable_k_values():
+    assert SELECTION.usable_k_values(range(2, 9), 5942, 5900) == range(2, 9)
+    assert SELECTION.usable_k_values(range(2, 9), 5, 5) == range(2, 5)
+    assert SELECTION.usable_k_values(range(2, 9), 10, 3) == range(2, 4)
+    assert len(SELECTION.usable_k_values(range(2, 9), 2, 2)) == 0
+    assert len(SELECTION.usable_k_values(range(3, 9), 10, 2)) == 0
