@@ -4,6 +4,9 @@
 (deploy/databricks/profiles.yml, equal to the example's `databricks` target); the manifest
 must carry the per-target configs: Delta everywhere, merge for incremental models, Python
 models on an all-purpose cluster, docs persisted as comments, clean production schemas.
+The staging tables' merge statement (strategy `merge_replacing_partitions`, which also
+deletes the rows a rewritten partition no longer holds) is compiled offline with `dbt
+compile --target databricks --no-introspect` and parsed by sqlfluff's databricks grammar.
 The Workflows job definition is validated and rendered.
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import sqlfluff
 import yaml
 
 from lgs_testing import PROJECT_ROOT
@@ -35,6 +39,12 @@ DUMMY_CREDENTIALS = {
     "DATABRICKS_HTTP_PATH": "sql/protocolv1/o/1234567890123456/0123-456789-offline0",
     "DATABRICKS_TOKEN": "offline-dummy-token",
 }
+# The incremental models that merge on Delta, and the staging ones among them, whose
+# merge also deletes what a rewritten partition no longer holds.
+MERGE_STRATEGIES = {"merge", "merge_replacing_partitions"}
+STAGING_INCREMENTAL = ["stg_online_retail__rows_parsed", "stg_online_retail__transactions"]
+REWRITTEN = [201012, 201101]
+NO_ROWS = "a run that returned no rows"
 JOB_ENVIRONMENT = {
     **DUMMY_CREDENTIALS,
     "LGS_GIT_URL": "https://github.com/example/lgs-analytics",
@@ -44,23 +54,21 @@ JOB_ENVIRONMENT = {
 }
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """target/manifest.json of `dbt parse --target databricks`, written to a temp folder."""
-    work = tmp_path_factory.mktemp("databricks-parse")
+def _dbt_offline(*args: str, work: Path) -> subprocess.CompletedProcess:
+    """`dbt <args> --target databricks` with dummy credentials and the job's profile."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("DATABRICKS_")}
     env.update(DUMMY_CREDENTIALS)
-    # A dead proxy: any attempt to reach the network would fail the parse.
+    # A dead proxy: any attempt to reach the network would fail the command.
     env.update(
         DO_NOT_TRACK="1",
         HTTP_PROXY="http://127.0.0.1:9",
         HTTPS_PROXY="http://127.0.0.1:9",
         NO_PROXY="",
     )
-    result = subprocess.run(
+    return subprocess.run(
         [
             DBT,
-            "parse",
+            *args,
             "--target",
             "databricks",
             "--project-dir",
@@ -80,6 +88,13 @@ def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
         timeout=600,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """target/manifest.json of `dbt parse --target databricks`, written to a temp folder."""
+    work = tmp_path_factory.mktemp("databricks-parse")
+    result = _dbt_offline("parse", work=work)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     return json.loads((work / "target" / "manifest.json").read_text())
 
@@ -131,8 +146,98 @@ def test_incremental_models_merge_on_a_unique_key(manifest: dict) -> None:
     if not incremental:
         pytest.skip("no incremental model in the project")
     for node in incremental:
-        assert node["config"]["incremental_strategy"] == "merge", node["name"]
+        assert node["config"]["incremental_strategy"] in MERGE_STRATEGIES, node["name"]
         assert node["config"]["unique_key"], node["name"]
+
+
+def test_staging_merge_replaces_the_partitions_it_rewrites(manifest: dict) -> None:
+    # A plain merge never deletes: the staged rows of lines a re-landed file lost would
+    # stay. The staging tables use the project's strategy that also deletes them.
+    staging = {node["name"]: node for node in _nodes(manifest, "model")}
+    for name in STAGING_INCREMENTAL:
+        config = staging[name]["config"]
+        assert config["incremental_strategy"] == "merge_replacing_partitions", name
+        assert len(config["partition_by"]) == 1, name
+    strategy = "macro.lgs_analytics.get_incremental_merge_replacing_partitions_sql"
+    assert strategy in manifest["macros"]
+
+
+@pytest.fixture(scope="module")
+def compiled_merges(manifest: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The merge statement of each incremental staging model, as its strategy renders it
+    for a run that rewrote two months, compiled offline on the databricks target (the
+    rewritten months are what the strategy reads from the run's rows at run time)."""
+    nodes = {node["name"]: node for node in _nodes(manifest, "model")}
+    statements = []
+    for name in STAGING_INCREMENTAL:
+        node = nodes[name]
+        config = node["config"]
+        target = (
+            f"api.Relation.create(database='{node['database']}', schema='{node['schema']}',"
+            f" identifier='{node['alias']}')"
+        )
+        source = f"api.Relation.create(identifier='{node['alias']}__dbt_tmp')"
+        statements.append(
+            f"-- {name}\n{{{{ lgs_analytics.merge_replacing_partitions_sql({target}, {source},"
+            f" '{config['unique_key']}', '{config['partition_by'][0]}', {REWRITTEN}) }}}}"
+        )
+    statements.append(
+        f"-- {NO_ROWS}\n{{{{ lgs_analytics.merge_replacing_partitions_sql("
+        "api.Relation.create(identifier='t'), api.Relation.create(identifier='s'), 'id',"
+        " 'year_month', []) }}"
+    )
+    work = tmp_path_factory.mktemp("databricks-compile")
+    result = _dbt_offline(
+        "compile",
+        "--no-introspect",
+        "--no-populate-cache",
+        "--output",
+        "json",
+        "--inline",
+        ";\n".join(statements),
+        work=work,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    # The JSON document after dbt's log lines.
+    document, _ = json.JSONDecoder().raw_decode(result.stdout, result.stdout.index("\n{") + 1)
+    compiled = document["compiled"]
+    return {
+        part.split("\n", 1)[0].removeprefix("-- ").strip(): part.split("\n", 1)[1]
+        for part in compiled.split(";\n")
+    }
+
+
+def test_compiled_merge_deletes_rows_a_rewritten_partition_no_longer_has(
+    compiled_merges: dict[str, str], manifest: dict
+) -> None:
+    nodes = {node["name"]: node for node in _nodes(manifest, "model")}
+    assert set(compiled_merges) == {*STAGING_INCREMENTAL, NO_ROWS}
+    for name in STAGING_INCREMENTAL:
+        sql = compiled_merges[name]
+        config = nodes[name]["config"]
+        key, partition = config["unique_key"], config["partition_by"][0]
+        text = " ".join(sql.split())
+        assert text.startswith(f"merge into `hive_metastore`.`staging`.`{name}` as target_rows"), (
+            text
+        )
+        assert f"on source_rows.`{key}` <=> target_rows.`{key}`" in text, text
+        assert "when matched then update set * when not matched then insert *" in text, text
+        # Rows of a rewritten month that the run no longer returns (the lines a re-landed
+        # file lost) are deleted; other months are left alone.
+        assert text.endswith(
+            f"when not matched by source and target_rows.`{partition}` in (201012, 201101)"
+            " then delete"
+        ), text
+        # Valid Databricks SQL (sqlfluff's databricks grammar parses it).
+        sqlfluff.parse(sql, dialect="databricks")
+
+
+def test_merge_of_a_run_that_returned_no_rows_deletes_nothing(
+    compiled_merges: dict[str, str],
+) -> None:
+    compiled = compiled_merges[NO_ROWS]
+    assert "when not matched by source" not in compiled
+    assert "insert *" in compiled
 
 
 def test_schemas_are_the_clean_production_layers(manifest: dict) -> None:
@@ -196,9 +301,7 @@ def test_job_definition_runs_dbt_build_on_the_databricks_target() -> None:
     assert "project_directory" in dbt_task
     assert all(command.startswith("dbt ") for command in dbt_task["commands"])
     # A production run: the unit tests (fixed inputs) run in CI, as dbt Labs advises.
-    assert dbt_task["commands"][-1] == (
-        "dbt build --target databricks --exclude-resource-type unit_test"
-    )
+    assert dbt_task["commands"][-1] == "dbt build --target databricks --selector production_job"
     # Our own profile: Databricks allows profiles_directory only without a warehouse_id.
     assert "warehouse_id" not in dbt_task
     assert (PROJECT_ROOT / dbt_task["profiles_directory"] / "profiles.yml").is_file()
@@ -265,5 +368,5 @@ def test_render_script_exits_2_in_one_sentence_without_variables() -> None:
         check=True,
     )
     assert json.loads(rendered.stdout)["tasks"][0]["dbt_task"]["commands"][-1] == (
-        "dbt build --target databricks --exclude-resource-type unit_test"
+        "dbt build --target databricks --selector production_job"
     )
