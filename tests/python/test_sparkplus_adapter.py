@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.sparkplus import Plugin
-from dbt.adapters.sparkplus.connections import SparkplusCredentials, sql_literal
+from dbt.adapters.sparkplus.connections import (
+    MetastoreAccessError,
+    SparkplusConnectionManager,
+    SparkplusCredentials,
+    forget_cached_tables,
+    sql_literal,
+)
 from dbt.adapters.sparkplus.impl import SparkplusAdapter, absolute_from
 from dbt.adapters.sparkplus.python_submissions import (
     PythonModelError,
@@ -78,6 +88,16 @@ def test_non_session_targets_get_one_clear_sentence():
     assert "'thrift'" in str(error.value)
 
 
+def test_a_metastore_error_passes_dbt_spark_exception_handler_as_it_is():
+    """One sentence under one "Runtime Error" heading, not one heading per level."""
+    manager = SparkplusConnectionManager.__new__(SparkplusConnectionManager)
+    error = MetastoreAccessError("Another build is writing the shared catalog.")
+    with pytest.raises(MetastoreAccessError) as raised, manager.exception_handler("select 1"):
+        raise error
+    assert raised.value is error
+    assert str(raised.value).count("Runtime Error") == 1
+
+
 @pytest.mark.parametrize(
     ("value", "literal"),
     [
@@ -137,6 +157,46 @@ def test_collect_versions_keeps_what_readers_use_and_registered_tables(spark):
     assert collect_versions(spark, "no_such_schema", "x", []) == []
 
 
+def _set_times(path: Path, when: float) -> None:
+    """Modification time `when` for `path` and everything below it."""
+    for child in sorted(path.rglob("*"), reverse=True):
+        os.utime(child, (when, when))
+    os.utime(path, (when, when))
+
+
+def test_collect_versions_keeps_what_changed_since_this_build_became_the_writer(spark):
+    """A folder changed at or after `written_before` (when this build got the writer lock)
+    may be a version another process is still writing: kept, at any depth of change."""
+    spark.sql("create database if not exists versions_age")
+    database = spark.catalog.getDatabase("versions_age").locationUri.rstrip("/")
+    folder = Path(database.removeprefix("file:"))
+    for name in ("sales", "sales__dbt_v00000000000b", "sales__dbt_v00000000000c"):
+        spark.range(3).write.parquet(f"{database}/{name}")
+    spark.range(3).write.parquet(f"{database}/sales__dbt_v00000000000d")
+    since = time.time()
+    # Left by a build that ended before this one took the lock.
+    _set_times(folder / "sales__dbt_v00000000000b", since - 600)
+    # Being written by a process that took no lock: its folder is old, a task's file new.
+    writing = folder / "sales__dbt_v00000000000c"
+    _set_times(writing, since - 600)
+    (writing / "_temporary" / "0").mkdir(parents=True)
+    (writing / "_temporary" / "0" / "part-00000.parquet").write_bytes(b"")
+    os.utime(writing / "_temporary" / "0" / "part-00000.parquet", (since + 1, since + 1))
+    os.utime(writing, (since - 600, since - 600))
+    # Written after this build took the lock, the default folder of a first build included.
+    _set_times(folder / "sales__dbt_v00000000000d", since + 5)
+    _set_times(folder / "sales", since + 5)
+
+    deleted = collect_versions(spark, "versions_age", "sales", [], written_before=since)
+
+    assert [normalized(p).rsplit("/", 1)[1] for p in deleted] == ["sales__dbt_v00000000000b"]
+    # Without a start (no writer known), every unregistered version goes, as before.
+    assert sorted(
+        normalized(p).rsplit("/", 1)[1]
+        for p in collect_versions(spark, "versions_age", "sales", [])
+    ) == ["sales", "sales__dbt_v00000000000c", "sales__dbt_v00000000000d"]
+
+
 def test_a_temporary_view_does_not_pass_for_a_registered_version(spark):
     """Versions are looked up in the catalog by qualified name, never by listing it.
 
@@ -154,6 +214,28 @@ def test_a_temporary_view_does_not_pass_for_a_registered_version(spark):
     finally:
         spark.catalog.dropTempView("sales__dbt_v00000000000a")
     assert [normalized(p).rsplit("/", 1)[1] for p in deleted] == ["sales__dbt_v00000000000a"]
+
+
+def test_a_new_invocation_reads_the_files_another_process_wrote_since(spark, tmp_path):
+    """A long-lived process's session caches each table's file listing; on a shared
+    catalog another build may replace the files meanwhile (a partitioned table's overwrite
+    does so in place). Each invocation on a networked metastore forgets those listings."""
+    spark.sql("create database if not exists forget_probe")
+    spark.range(3).write.saveAsTable("forget_probe.sales")
+    assert spark.table("forget_probe.sales").count() == 3
+    folder = Path(_location(spark, "forget_probe.sales").removeprefix("file:"))
+    spark.range(5).coalesce(1).write.parquet(str(tmp_path / "other"))
+    # What another process's build does to the folder, unknown to this session.
+    for old in folder.glob("part-*"):
+        old.unlink()
+    for new in (tmp_path / "other").glob("part-*"):
+        new.rename(folder / new.name)
+    with pytest.raises(Exception, match="FILE_NOT_EXIST"):
+        spark.table("forget_probe.sales").count()
+
+    forget_cached_tables()
+
+    assert spark.table("forget_probe.sales").count() == 5
 
 
 def test_a_table_points_at_a_new_folder_and_drops_without_its_files(spark, tmp_path):

@@ -531,8 +531,14 @@ def _write_client_conf(layout: MetastoreLayout, port: int, password: str) -> Non
     layout.jar_link.symlink_to(jdbc_jar())
 
 
-def start(paths: ProjectPaths, port: int | None = None) -> dict[str, Any]:
-    """Start (initialising on first use) the shared metastore; idempotent while it runs."""
+def start(
+    paths: ProjectPaths, port: int | None = None, create_schema: bool = True
+) -> dict[str, Any]:
+    """Start (initialising on first use) the shared metastore; idempotent while it runs.
+
+    `create_schema=False` leaves out the metastore tables (SchemaTool, a JVM): a database a
+    test of the writer lock needs, which no Spark process could use as a catalog.
+    """
     port = port or default_port()
     layout = MetastoreLayout.for_paths(paths)
     postgres = Postgres.find()
@@ -552,7 +558,7 @@ def start(paths: ProjectPaths, port: int | None = None) -> dict[str, Any]:
     password = ensure_password(layout)
     _ensure_role_and_database(postgres, layout, port, password)
     _write_client_conf(layout, port, password)
-    if not schema_exists(postgres, layout, port):
+    if create_schema and not schema_exists(postgres, layout, port):
         _create_schema(postgres, layout, port, password)
     info = {
         "pid": server_pid(layout),

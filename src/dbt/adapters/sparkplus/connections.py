@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import (
     SparkConnectionManager,
     SparkConnectionMethod,
@@ -23,6 +24,9 @@ from dbt.adapters.sparkplus.metastore_lock import (
     derby_database_dir,
     metastore_address,
 )
+from dbt.adapters.sparkplus.writer_lock import INVOCATION, WriterLockError, current_command
+
+logger = AdapterLogger("sparkplus")
 
 
 @dataclass
@@ -65,6 +69,7 @@ class SparkplusConnectionManager(SparkConnectionManager):
     def open(cls, connection: Any) -> Any:
         if connection.credentials.method == SparkConnectionMethod.SESSION:
             _check_metastore_available(connection.credentials.server_side_parameters)
+            _take_writer_lock(connection.credentials.server_side_parameters)
             bind_web_ui_like_the_driver(connection.credentials.server_side_parameters)
             share_classes(os.environ)
         connection = super().open(connection)
@@ -73,6 +78,19 @@ class SparkplusConnectionManager(SparkConnectionManager):
             # Same object and state, only the binding rendering changes.
             handle.__class__ = QuotingSessionConnectionWrapper
         return connection
+
+
+class MetastoreAccessError(DbtRuntimeError):
+    """One sentence, before any statement ran: the metastore is busy, unreachable or held.
+
+    dbt-spark's `exception_handler` wraps an exception that has arguments in a new
+    `DbtRuntimeError` of its text, once per level it passes (a "Runtime Error" heading
+    each time), and re-raises one without arguments as it is: so this one has none.
+    """
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+        self.args = ()
 
 
 def _check_metastore_available(parameters: dict[str, str]) -> None:
@@ -86,7 +104,7 @@ def _check_metastore_available(parameters: dict[str, str]) -> None:
         try:
             check_metastore_reachable(address)
         except MetastoreUnreachableError as exc:
-            raise DbtRuntimeError(str(exc)) from None
+            raise MetastoreAccessError(str(exc)) from None
         return
     database = derby_database_dir(parameters)
     if database is None:
@@ -94,7 +112,37 @@ def _check_metastore_available(parameters: dict[str, str]) -> None:
     try:
         check_derby_free(database)
     except MetastoreInUseError as exc:
-        raise DbtRuntimeError(str(exc)) from None
+        raise MetastoreAccessError(str(exc)) from None
+
+
+def _take_writer_lock(parameters: dict[str, str]) -> None:
+    """Before this invocation's first statement: the shared catalog's writer lock, when it
+    writes on a metastore in PostgreSQL (see writer_lock); released by cleanup_connections."""
+    first = INVOCATION.since is None
+    try:
+        INVOCATION.enter(parameters, current_command(), on_wait=logger.info)
+    except WriterLockError as exc:
+        raise MetastoreAccessError(str(exc)) from None
+    if first and metastore_address(parameters) is not None:
+        forget_cached_tables()
+
+
+def forget_cached_tables() -> None:
+    """Drop what this process's SparkSession remembers of tables (their file listings).
+
+    A process that runs several dbt invocations (an orchestrator, `lgs`, a notebook) keeps
+    one SparkSession, which caches each table it resolved with its files. On a shared
+    catalog other processes rebuild tables between two invocations (a partitioned table's
+    files are replaced in place), and a cached listing then names files that are gone:
+    `FAILED_READ_FILE.FILE_NOT_EXIST`. Each invocation therefore starts from the catalog.
+    """
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    session = SparkSession._instantiatedSession
+    if SparkContext._active_spark_context is None or session is None:
+        return  # no session yet: nothing cached
+    session._jsparkSession.sessionState().catalog().invalidateAllCachedTables()
 
 
 def bind_web_ui_like_the_driver(parameters: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ from dbt.adapters.sparkplus.python_submissions import (
     get_session,
 )
 from dbt.adapters.sparkplus.table_versions import VERSION_MARK, collect_versions, make_directory
+from dbt.adapters.sparkplus.writer_lock import INVOCATION
 
 logger = AdapterLogger("sparkplus")
 
@@ -35,6 +36,13 @@ class SparkplusAdapter(SparkAdapter):
         helpers: dict[str, Any] = dict(super().python_submission_helpers)
         helpers[SESSION_METHOD] = SessionPythonJobHelper
         return helpers
+
+    def cleanup_connections(self) -> None:
+        """At the end of an invocation: close its connections, give the writer lock back."""
+        try:
+            super().cleanup_connections()
+        finally:
+            INVOCATION.leave()
 
     def _session(self) -> Any | None:
         """This process's SparkSession on the session method, else None (no file access)."""
@@ -81,11 +89,15 @@ class SparkplusAdapter(SparkAdapter):
 
         Session method only: other methods cannot reach the warehouse file system from
         dbt's process, and their old versions stay until a session build collects them.
+        Nothing written since this invocation became the catalog's only writer is touched
+        (see collect_versions).
         """
         spark = self._session()
         if spark is None:
             return []
-        deleted = collect_versions(spark, relation.schema, relation.identifier, keep)
+        deleted = collect_versions(
+            spark, relation.schema, relation.identifier, keep, written_before=INVOCATION.since
+        )
         for location in deleted:
             logger.debug(f"Deleted {location}: an earlier version of {relation}")
         return deleted

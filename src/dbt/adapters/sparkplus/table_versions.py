@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 VERSION_MARK = "__dbt_v"
+# Seconds by which a file's time may trail the clock that read `written_before`: a kernel
+# stamps files with a clock that lags by up to a tick, some file systems keep 1-2 s steps.
+CLOCK_MARGIN = 2.0
 
 
 def normalized(location: str | None) -> str:
@@ -36,13 +39,34 @@ def make_directory(spark: Any, location: str) -> None:
     filesystem.mkdirs(path)
 
 
-def collect_versions(spark: Any, schema: str, identifier: str, keep: list[str]) -> list[str]:
+def collect_versions(
+    spark: Any,
+    schema: str,
+    identifier: str,
+    keep: list[str],
+    written_before: float | None = None,
+) -> list[str]:
     """Delete the folders of `identifier`'s versions that nothing needs; return them.
 
     Candidates are the folders of the database named `<identifier>__dbt_v…` that are not
     a registered table (a build killed before it published or dropped its version), and
     the table's default folder `<identifier>` (the version before the first switch).
     Folders in `keep` (the table's current and previous locations) are never deleted.
+
+    An unregistered folder may also be a version another process is writing right now: a
+    table's catalog entry is only created once its files are complete. So with
+    `written_before` (seconds since the epoch: when this invocation became the catalog's
+    only writer, by taking the shared catalog's writer lock or by opening embedded Derby)
+    a folder in which anything, at any depth, changed at or after that moment is kept.
+    Every other writer that respects the lock ended before it, so what it left is older
+    and is collected; what changed later belongs to a writer that took no lock (a build
+    through the Thrift server, another tool) and is kept for a later build to collect.
+    Not a fixed grace period: a write can leave its folder untouched for longer than any
+    period (a long stage before its first file), and a period would delay collecting
+    what a killed build left. Not the run id in the name: it tells which invocation wrote
+    a folder, not whether that invocation still runs. Times are the file system's, compared
+    with this process's clock (the same clock on a local or mounted warehouse), less
+    CLOCK_MARGIN: a leftover of the lock's previous holder is then kept one build longer.
     """
     if not spark.catalog.databaseExists(schema):
         return []
@@ -67,6 +91,27 @@ def collect_versions(spark: Any, schema: str, identifier: str, keep: list[str]) 
         # temporary views, which other dbt threads create and drop meanwhile.
         if name != base and spark.catalog.tableExists(f"{schema}.{name}"):
             continue
+        if written_before is not None and changed_since(
+            filesystem, status, int((written_before - CLOCK_MARGIN) * 1000)
+        ):
+            continue
         filesystem.delete(status.getPath(), True)
         deleted.append(location)
     return deleted
+
+
+def changed_since(filesystem: Any, status: Any, since_ms: int) -> bool:
+    """Whether the file or folder of `status`, or anything below it, was modified at or
+    after `since_ms` (milliseconds since the epoch, as Hadoop's file statuses give it).
+
+    A folder's own time changes only when an entry is added to or removed from it: a
+    write in progress changes its `_temporary/…` subfolders, so every level is looked at.
+    """
+    if status.getModificationTime() >= since_ms:
+        return True
+    if not status.isDirectory():
+        return False
+    return any(
+        changed_since(filesystem, child, since_ms)
+        for child in filesystem.listStatus(status.getPath())
+    )
