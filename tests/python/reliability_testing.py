@@ -96,11 +96,13 @@ for step in request["steps"]:
         result = dbtRunner().invoke(
             [*step["args"], "--project-dir", str(paths.root), "--profiles-dir", str(paths.root)]
         )
-        if not result.success:
+        # A step that may fail (a test meant to catch something) records its outcome.
+        if not result.success and not step.get("may_fail"):
             sys.exit(f"dbt {step['args']} failed: {result.exception}")
         nodes = getattr(result.result, "results", None) or []
         results.append({
             "dbt": step["args"],
+            "success": result.success,
             "started": started,
             "ended": time.time(),
             "statuses": {
@@ -110,8 +112,12 @@ for step in request["steps"]:
             },
         })
     elif step["kind"] == "land":
-        # Files land between builds: copied in, with the modification time given.
+        # Files land between builds: copied in, with the modification time given (a
+        # source of None deletes the landed file).
         for source, target, mtime in step["files"]:
+            if source is None:
+                os.remove(target)
+                continue
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(source, target)
             os.utime(target, (mtime, mtime))
@@ -235,9 +241,11 @@ def run_steps(env: dict[str, str], steps: list[dict], target: str = "local") -> 
     A step is ``{"kind": "dbt", "args": [...]}``, ``{"kind": "read", "queries": {name:
     sql}, "schemas": [...], "exclude": [column names left out of the checksums]}`` or
     ``{"kind": "land", "files": [[source, target, mtime], ...]}`` (files copied in between
-    builds, with that modification time). A dbt step's result has its start and end
-    (``time.time()``); ``{"kind": "pause", "reached": path, "resume": path}`` creates the
-    first file and waits for the second (see ``Steps``, which runs steps in the background).
+    builds, with that modification time; a source of None deletes the target). A dbt step
+    with ``"may_fail": True`` records ``success`` instead of ending the process. A dbt
+    step's result has its start and end (``time.time()``); ``{"kind": "pause", "reached":
+    path, "resume": path}`` creates the first file and waits for the second (see
+    ``Steps``, which runs steps in the background).
     """
     return run_steps_watched(env, steps, target)[1]
 

@@ -4,8 +4,13 @@
     staged, removed as an exact duplicate of a staged row, or quarantined with a reason.
 
     With incremental staging a file is read once, when it lands (or lands again with a new
-    modification time). A file deleted or replaced with an older modification time after
-    it was read shows up here: rebuild staging with `dbt build --full-refresh`.
+    modification time). What an incremental run cannot see shows up here, one row per file
+    with its path and the fix (rebuild staging with `dbt build --full-refresh`): a file
+    deleted after it was read, a file landed with an older modification time than the
+    watermark (`cp -p`, `mv` of an old file), or cut short with its modification time
+    kept (the landed and staged row counts differ), and the rows a re-landed file lost in
+    a month no other file has rows in (that month's partition is not rewritten).
+    End to end: tests/python/e2e/test_guarantee_failures.py.
 -#}
 
 with
