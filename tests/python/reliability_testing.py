@@ -78,6 +78,10 @@ def checksums(schemas, exclude):
             text = re.sub(r"'transient_lastDdlTime' = '[0-9]+'", "", text)
             found[name] = {"rows": None, "hash": hashlib.sha256(text.encode()).hexdigest()}
     tables = [name for name, kind in objects.items() if kind != "VIEW"]
+    for name in tables:
+        # Another process may have rebuilt it since this session last read it (shared
+        # catalog): this session's cached file listing would name files gone since.
+        spark.catalog.refreshTable(name)
     if tables:
         hashes = reduce(lambda a, b: a.unionByName(b), [row_hashes(n, exclude) for n in tables])
         rows = hashes.groupBy("table_name").agg(
