@@ -10,7 +10,7 @@ when its manifest matches), then five engines run, each in a fresh process tree:
 
 - ``dbt``: ``dbt build --target local`` on that state folder, from an empty warehouse and
   metastore (so every run starts from the same state), with its own target and log folders;
-- ``dbt-spec``: the same without the models beyond SPEC §2–§5 (``--exclude tag:beyond``),
+- ``dbt-spec``: the same without the models beyond SPEC §2–§5 (``--selector spec_marts``),
   for what the models beyond add to the build (the difference of the two dbt runs);
 - ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, every mart of the build with the same
   Spark settings and no Hive: the floor for Spark;
@@ -75,9 +75,11 @@ ENGINES = ("dbt", "dbt-spec", "pyspark", "pyspark-spec", "pandas")
 # The dbt engines and the `dbt build` arguments of each (before --dbt-args).
 DBT_ENGINES: dict[str, tuple[str, ...]] = {
     "dbt": (),
-    # The models of SPEC §6 carry the tag `beyond`.
-    "dbt-spec": ("--exclude", "tag:beyond"),
+    # selectors.yml: every node but the models of SPEC §6 (tag `beyond`) and their tests.
+    "dbt-spec": ("--selector", "spec_marts"),
 }
+# Selection options that dbt ignores beside --selector.
+SELECTION_OPTIONS = ("-s", "--select", "-m", "--models", "--exclude", "--selector")
 # The plain PySpark engines and the marts each computes (plain_pyspark_marts.py --marts).
 PLAIN_ENGINES = {"pyspark": "all", "pyspark-spec": "spec"}
 # (engine with every mart, the same without the models beyond SPEC §2–§5)
@@ -172,6 +174,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown or not args.engines:
         parser.error(f"--only takes engines among {', '.join(ENGINES)}, got {args.only!r}")
     args.engines = [engine for engine in ENGINES if engine in args.engines]
+    narrowing = [part for part in shlex.split(args.dbt_args) if part in SELECTION_OPTIONS]
+    if narrowing and "dbt-spec" in args.engines:
+        parser.error(
+            f"--dbt-args {narrowing[0]} would be ignored by the dbt-spec engine, which builds "
+            "--selector spec_marts: leave dbt-spec out (--only) or add a selector to "
+            "selectors.yml"
+        )
     if args.out is None:
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         args.out = BENCH_DIR / "results" / f"{stamp}.json"

@@ -191,7 +191,7 @@ def main_job(
     started = time.monotonic()
     build_args = ["build", "--target", target, *(["--full-refresh"] if full_refresh else [])]
     if not unit_tests:
-        build_args += ["--exclude-resource-type", "unit_test"]
+        build_args += ["--selector", "production_job"]  # selectors.yml: no unit tests
     if not run_dbt(paths, build_args):
         return 1
     if docs and not run_dbt(paths, ["docs", "generate", "--target", target]):

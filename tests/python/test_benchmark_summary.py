@@ -205,13 +205,13 @@ def test_a_measured_jvm_gets_cpu_by_thread(harness, tmp_path: Path) -> None:
 def test_the_spec_engine_builds_without_the_models_beyond(harness, tmp_path: Path) -> None:
     full = harness.engine_command("dbt", tmp_path, tmp_path / "raw", "--threads 2")
     spec = harness.engine_command("dbt-spec", tmp_path, tmp_path / "raw", "--threads 2")
-    assert "tag:beyond" not in full
+    assert "spec_marts" not in full
     assert full[:2] == spec[:2] and full[1] == "build"
-    # Everything of the full build, plus the exclusion, before the user's own arguments.
-    position = spec.index("--exclude")
-    assert spec[position : position + 2] == ["--exclude", "tag:beyond"]
+    # Everything of the full build, plus the selector, before the user's own arguments.
+    position = spec.index("--selector")
+    assert spec[position : position + 2] == ["--selector", "spec_marts"]
     assert spec[-2:] == ["--threads", "2"] and position < len(spec) - 2
-    assert [part for part in spec if part not in ("--exclude", "tag:beyond")] == full
+    assert [part for part in spec if part not in ("--selector", "spec_marts")] == full
     assert harness.parse_args([]).engines == [
         "dbt",
         "dbt-spec",
@@ -220,6 +220,20 @@ def test_the_spec_engine_builds_without_the_models_beyond(harness, tmp_path: Pat
         "pandas",
     ]
     assert harness.parse_args(["--only", "pyspark,dbt-spec"]).engines == ["dbt-spec", "pyspark"]
+
+
+def test_a_selection_in_dbt_args_is_refused_beside_the_spec_selector(harness, capsys) -> None:
+    # dbt ignores --select and --exclude beside --selector: dbt-spec would build more than
+    # asked without a word.
+    with pytest.raises(SystemExit) as stopped:
+        harness.parse_args(["--dbt-args", "--exclude tag:baskets"])
+    assert stopped.value.code == 2
+    assert "--dbt-args --exclude would be ignored by the dbt-spec engine" in (
+        capsys.readouterr().err
+    )
+    assert harness.parse_args(["--only", "dbt", "--dbt-args", "--exclude tag:baskets"]).engines == [
+        "dbt"
+    ]
 
 
 def test_the_plain_engines_compute_every_mart_or_the_spec_ones(harness, tmp_path: Path) -> None:

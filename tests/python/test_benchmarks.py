@@ -211,7 +211,7 @@ def test_the_like_for_like_build_leaves_the_models_beyond_out(harness):
     stdout, payload = harness["stdout"], harness["json"]
     record = _result(payload, "dbt-spec")
     details = record["dbt"]
-    assert details["extra_args"] == "--exclude tag:beyond"
+    assert details["extra_args"] == "--selector spec_marts"
     assert {"models (SQL)", "models (Python)", "data tests", "unit tests"} <= set(
         details["by_type"]
     )
