@@ -10,6 +10,8 @@ warehouse holds) written by `dbt docs generate`, and reports, one line per probl
 
 Run it after `dbt docs generate`: ``python -m lgs_analytics.docs_check`` exits 0 when
 everything is documented, 1 with the problems otherwise, 2 when the artifacts are missing.
+``--manifest-only`` checks the descriptions alone from a `dbt parse` manifest, with no
+warehouse: the gate of `make lint` (scripts/lint.sh).
 """
 
 from __future__ import annotations
@@ -89,12 +91,15 @@ def _column_problems(
 def _relation_problems(
     unique_id: str,
     node: Mapping[str, Any],
-    catalog_entries: Mapping[str, Any],
+    catalog_entries: Mapping[str, Any] | None,
     kind: str,
 ) -> Iterable[Problem]:
     path = _node_path(node)
     if _is_blank(node.get("description")):
         yield Problem(unique_id, path, f"{kind} has no description")
+    if catalog_entries is None:  # descriptions only
+        yield from _column_problems(unique_id, node, None, kind)
+        return
     materialized = (node.get("config") or {}).get("materialized")
     catalog_entry = catalog_entries.get(unique_id)
     if catalog_entry is None and materialized not in UNMATERIALIZED:
@@ -107,12 +112,13 @@ def _relation_problems(
     yield from _column_problems(unique_id, node, catalog_entry, kind)
 
 
-def check_docs(manifest: Mapping[str, Any], catalog: Mapping[str, Any]) -> list[Problem]:
-    """Every documentation problem of the manifest's own project, sorted by node."""
+def check_docs(manifest: Mapping[str, Any], catalog: Mapping[str, Any] | None) -> list[Problem]:
+    """Every documentation problem of the manifest's own project, sorted by node; without a
+    catalog, only the missing descriptions."""
     project = _project_name(manifest)
     problems: list[Problem] = []
-    catalog_nodes = catalog.get("nodes") or {}
-    catalog_sources = catalog.get("sources") or {}
+    catalog_nodes = None if catalog is None else catalog.get("nodes") or {}
+    catalog_sources = None if catalog is None else catalog.get("sources") or {}
 
     for unique_id, node in (manifest.get("nodes") or {}).items():
         kind = node.get("resource_type")
@@ -153,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="folder holding manifest.json and catalog.json (default: the project's target/)",
     )
+    parser.add_argument(
+        "--manifest-only",
+        action="store_true",
+        help="check the descriptions alone, from manifest.json (dbt parse), no catalog",
+    )
     args = parser.parse_args(argv)
     target_dir = args.target_dir
     if target_dir is None:
@@ -161,20 +172,26 @@ def main(argv: list[str] | None = None) -> int:
         target_dir = ProjectPaths.discover().target
     manifest_path = target_dir / "manifest.json"
     catalog_path = target_dir / "catalog.json"
-    missing = [str(path) for path in (manifest_path, catalog_path) if not path.is_file()]
+    needed = (manifest_path,) if args.manifest_only else (manifest_path, catalog_path)
+    missing = [str(path) for path in needed if not path.is_file()]
     if missing:
+        command = "dbt parse" if args.manifest_only else "dbt docs generate"
         print(
-            f"docs check: {', '.join(missing)} not found: run `dbt docs generate` first.",
+            f"docs check: {', '.join(missing)} not found: run `{command}` first.",
             file=sys.stderr,
         )
         return 2
-    problems = check_docs(_load(manifest_path), _load(catalog_path))
+    catalog = None if args.manifest_only else _load(catalog_path)
+    problems = check_docs(_load(manifest_path), catalog)
     for problem in problems:
         print(problem)
     if problems:
         print(f"docs check: {len(problems)} problem(s).", file=sys.stderr)
         return 1
-    print("docs check: every model, seed, source, macro and column is documented.")
+    if args.manifest_only:
+        print("docs check: every model, seed, source, macro and yml column has a description.")
+    else:
+        print("docs check: every model, seed, source, macro and column is documented.")
     return 0
 
 

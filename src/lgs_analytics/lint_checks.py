@@ -1,4 +1,8 @@
-"""Repository checks run by `make lint` and pre-commit: YAML syntax and a secret scan.
+"""Repository checks run by `make lint` and pre-commit: YAML (yamllint) and a secret scan.
+
+The YAML check is yamllint's, with the rules that change what a file means: syntax errors
+and duplicate keys (PyYAML silently keeps the last of two equal keys, so a test or a
+setting could vanish without a word). Style is left to the authors.
 
 The secret scan is deliberately simple and offline: it looks for the credential shapes this
 project could leak (Databricks tokens, cloud keys, private keys, literal passwords in
@@ -12,8 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from yamllint import linter
+from yamllint.config import YamlLintConfig
 
+# Syntax errors are always reported; of the rules, only the ones about meaning.
+YAMLLINT_CONFIG = "rules:\n  key-duplicates: enable\n"
 SKIP_DIRS = {".git", ".venv", "target", "dbt_packages", "logs", ".lgs", ".lgs-test", ".lgs-lint"}
 
 SECRET_PATTERNS = {
@@ -49,14 +56,16 @@ def tracked_files(root: Path) -> list[Path]:
 
 
 def check_yaml(files: list[Path]) -> list[str]:
+    """One line per yamllint error (invalid syntax, a duplicate key) in the YAML files."""
+    config = YamlLintConfig(YAMLLINT_CONFIG)
     problems = []
     for path in files:
-        if path.suffix not in {".yml", ".yaml"}:
+        if path.suffix not in {".yml", ".yaml"} and path.name != "profiles.yml.example":
             continue
-        try:
-            yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            problems.append(f"{path}: invalid YAML: {exc}")
+        for problem in linter.run(path.read_text(), config, str(path)):
+            if problem.level == "error":
+                rule = f" ({problem.rule})" if problem.rule else ""
+                problems.append(f"{path}:{problem.line}:{problem.column}: {problem.desc}{rule}")
     return problems
 
 
