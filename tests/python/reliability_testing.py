@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,3 +329,287 @@ def read_state(
     """The rows of named queries, read by a new Spark process on the state's catalog."""
     [read] = run_steps(env, [{"kind": "read", "queries": queries or {}}], target)
     return read["queries"]
+
+
+# --- A killed build's state, read without Spark ---------------------------------------
+#
+# After a SIGKILL the embedded Derby metastore is free again (its lock died with the JVM).
+# Reading it with Derby's own `ij` tool (a 2 s JVM, in pyspark's jars) and the tables'
+# parquet folders with pyarrow checks a killed build in seconds, where a Spark reader
+# takes half a minute. The catalog entry is what every reader resolves first; the folder
+# it names is what a Spark reader lists and reads (files starting with `_` or `.`
+# ignored, as Spark ignores them).
+
+DERBY_JARS = ("derby", "derbytools", "derbyshared")
+CATALOG_QUERIES = """
+select 'ROW|T|' || d.NAME || '|' || t.TBL_NAME || '|' || t.TBL_TYPE || '|'
+    || coalesce(s.LOCATION, '')
+from TBLS t join DBS d on t.DB_ID = d.DB_ID left join SDS s on t.SD_ID = s.SD_ID;
+select 'ROW|P|' || d.NAME || '|' || t.TBL_NAME || '|' || p.PARAM_KEY || '|'
+    || cast(p.PARAM_VALUE as varchar(32000))
+from TABLE_PARAMS p join TBLS t on p.TBL_ID = t.TBL_ID join DBS d on t.DB_ID = d.DB_ID
+where p.PARAM_KEY like 'lgs.%';
+select 'ROW|R|' || d.NAME || '|' || t.TBL_NAME || '|' || a.PART_NAME || '|' || s.LOCATION
+from PARTITIONS a join TBLS t on a.TBL_ID = t.TBL_ID join DBS d on t.DB_ID = d.DB_ID
+    join SDS s on a.SD_ID = s.SD_ID;
+"""
+
+
+@dataclass
+class CatalogEntry:
+    """One table or view of the metastore: kind (`MANAGED_TABLE`, `EXTERNAL_TABLE`,
+    `VIRTUAL_VIEW`), location, `lgs.*` properties, and partition locations by name."""
+
+    name: str
+    kind: str
+    location: str
+    properties: dict[str, str] = field(default_factory=dict)
+    partitions: dict[str, str] = field(default_factory=dict)
+
+
+def _derby_classpath() -> str:
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    return os.pathsep.join(str(next(jars.glob(f"{name}-[0-9]*.jar"))) for name in DERBY_JARS)
+
+
+def derby_catalog(state: Path) -> dict[str, CatalogEntry]:
+    """Every table and view of the state's embedded Derby metastore, by `schema.name`.
+
+    Only while no other process has the metastore open (Derby admits one)."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else "java"
+    database = state / "metastore_db"
+    assert database.is_dir(), f"no metastore in {state}"
+    script = f"connect 'jdbc:derby:{database}';\n{CATALOG_QUERIES}\n"
+    script += f"connect 'jdbc:derby:{database};shutdown=true';\n"
+    result = subprocess.run(
+        [
+            java,
+            "-Dij.maximumDisplayWidth=100000",
+            f"-Dderby.stream.error.file={os.devnull}",
+            "-cp",
+            _derby_classpath(),
+            "org.apache.derby.tools.ij",
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    errors = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("ERROR") and "shutdown" not in line
+    ]
+    assert result.returncode == 0 and not errors, result.stdout[-3000:] + result.stderr[-3000:]
+    entries: dict[str, CatalogEntry] = {}
+    later = []
+    for line in result.stdout.splitlines():
+        if not line.startswith("ROW|"):
+            continue
+        kind, schema, table, key, value = line.rstrip().split("|", 5)[1:]
+        name = f"{schema}.{table}"
+        if kind == "T":
+            entries[name] = CatalogEntry(name, key, value)
+        else:
+            later.append((kind, name, key, value))
+    for kind, name, key, value in later:
+        target = entries[name].properties if kind == "P" else entries[name].partitions
+        target[key] = value
+    return entries
+
+
+def _local_path(location: str) -> Path:
+    return Path(location.removeprefix("file:").replace("///", "/", 1))
+
+
+def _comparable(value: object) -> object:
+    """A value as it compares across builds: doubles to 12 significant digits (a sum's
+    last bit may depend on summation order), everything else as its text."""
+    if isinstance(value, float):
+        return format(value, ".12g")
+    if isinstance(value, list):
+        return [_comparable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+@dataclass
+class FolderContent:
+    """The rows of one parquet folder: how many, a hash of them (sorted, so independent of
+    file and row order), and the latest `loaded_at` among them."""
+
+    rows: int
+    hash: str
+    loaded_at: str | None
+
+
+_CONTENTS: dict[tuple, FolderContent] = {}
+
+
+def folder_content(
+    location: str, exclude: frozenset[str] = frozenset(), file_columns: frozenset[str] = frozenset()
+) -> FolderContent:
+    """Read a table's (or partition's) parquet folder as Spark would, and hash its rows.
+
+    `exclude`: columns left out (where and when a row was loaded); `file_columns`: columns
+    holding a landed file's path, compared by file name (two state folders land the same
+    files under different paths). Raises if the folder is missing or a file unreadable."""
+    import hashlib
+
+    import pyarrow.parquet as pq
+
+    folder = _local_path(location)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{location} does not exist")
+    # The files a reader lists. Written files are never changed in place, so the same
+    # listing has the same rows: read once per listing.
+    listing = tuple(
+        sorted(
+            (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns)
+            for entry in os.scandir(folder)
+            if entry.is_file() and not entry.name.startswith(("_", "."))
+        )
+    )
+    key = (str(folder), listing, exclude, file_columns)
+    if key in _CONTENTS:
+        return _CONTENTS[key]
+    table = pq.read_table(folder, partitioning=None)
+    columns = sorted(name for name in table.column_names if name not in exclude)
+    loaded = None
+    if "loaded_at" in table.column_names and table.num_rows:
+        import pyarrow.compute as pc
+
+        loaded = str(pc.max(table.column("loaded_at")).as_py())
+    lines = []
+    for row in table.select(columns).to_pylist():
+        for column in file_columns & row.keys():
+            if row[column] is not None:
+                row[column] = row[column].rsplit("/", 1)[-1]
+        lines.append(json.dumps({key: _comparable(value) for key, value in row.items()}))
+    digest = hashlib.sha256("\x1f".join(columns).encode())
+    for line in sorted(lines):
+        digest.update(b"\n" + line.encode())
+    _CONTENTS[key] = FolderContent(table.num_rows, digest.hexdigest(), loaded)
+    return _CONTENTS[key]
+
+
+@dataclass
+class EventRun:
+    """A `dbt` run followed through its JSON log events: killed by the test or ended."""
+
+    returncode: int
+    events: list[dict]
+    killed: bool
+    seconds: float
+    other_output: list[str] = field(default_factory=list)
+
+    def tail(self, lines: int = 60) -> str:
+        texts = [event["info"]["msg"] for event in self.events[-lines:]]
+        return "\n".join(self.other_output[-20:] + texts)
+
+
+def dbt_events(
+    *args: str,
+    env: dict[str, str],
+    stop: Callable[[dict | None], bool] | None = None,
+    timeout: float = 1800,
+) -> EventRun:
+    """Run the stock `dbt` command with debug-level JSON log events on its output, and
+    SIGKILL it and its Spark JVM as soon as ``stop(event)`` returns true.
+
+    ``stop`` sees every event (dbt's structured log: NodeStart, SQLQuery with the
+    statement, SQLQueryStatus, NodeFinished, ...) and, every 10 ms while none comes,
+    ``None``, so that it can also watch files. The events a killed run logged before it
+    died are all returned (a statement is logged before it is run)."""
+    command = [
+        DBT,
+        *args,
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(PROJECT_ROOT),
+    ]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    events: list[dict] = []
+    other: list[str] = []
+    killed = False
+
+    def take(line: str) -> dict | None:
+        if line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                other.append(line)
+                return None
+            events.append(event)
+            return event
+        other.append(line)
+        return None
+
+    try:
+        while True:
+            assert time.monotonic() - started < timeout, f"dbt {args} ran over {timeout} s"
+            try:
+                line = lines.get(timeout=0.01)
+            except queue.Empty:
+                line = ""
+            if line is None:
+                break
+            event = take(line) if line else None
+            if stop is not None and (event is not None or not line) and stop(event):
+                os.killpg(process.pid, signal.SIGKILL)
+                killed = True
+                break
+    finally:
+        if process.poll() is None and not killed:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        _wait_for_group_end(process.pid)
+        reader.join(timeout=60)
+        while not lines.empty():
+            line = lines.get()
+            if line:
+                take(line)
+    return EventRun(process.returncode, events, killed, time.monotonic() - started, other)
+
+
+def _wait_for_group_end(group: int, timeout: float = 60) -> None:
+    """Wait until no process of the group is left (the Spark JVM holds the metastore)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of group {group} still alive {timeout} s after the kill")
