@@ -5,13 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DO_NOT_TRACK := 1
 
-.PHONY: build test lint format pytest docs-serve report clean help bootstrap system-deps \
-	services-deps
+.PHONY: build test test-fast slim-ci lint format pytest docs-serve report clean help \
+	bootstrap system-deps services-deps
 
 help:
 	@echo "make build       main job: data, dbt build, docs, report (local target)"
 	@echo "make test        the whole test suite: lint + pytest (unit, dbt, end to end)"
-	@echo "make lint        ruff, sqlfluff, yaml and secret checks"
+	@echo "make test-fast   lint, unit tests, a small build with the dbt unit tests, slim CI"
+	@echo "make slim-ci     build + test what changed since the production state (ci target)"
+	@echo "make lint        ruff, yamllint, secret scan, sqlfluff, documentation gate"
 	@echo "make docs-serve  serve the dbt docs site on http://127.0.0.1:8080"
 	@echo "make services-deps  PostgreSQL + JDBC driver for \`lgs metastore\` (apt-get as root)"
 	@echo "make clean       remove generated state (.lgs, target, logs)"
@@ -30,6 +32,15 @@ build: bootstrap
 	@$(BIN)/lgs build $(ARGS)
 
 test: bootstrap system-deps services-deps lint pytest
+
+# The fast lane of a pull request (scripts/test-fast.sh); `make test` stays the whole suite.
+test-fast: bootstrap
+	@bash scripts/test-fast.sh
+
+# state:modified+ against $$LGS_STATE_DIR/prod-state (or LGS_PROD_STATE), in the schemas of
+# LGS_CI_SCHEMA (default ci), deferring unchanged parents to the production tables.
+slim-ci: bootstrap
+	@$(BIN)/python -m lgs_analytics.slim_ci $(ARGS)
 
 lint: bootstrap
 	@bash scripts/lint.sh
@@ -55,4 +66,4 @@ report: bootstrap
 	@$(BIN)/lgs report
 
 clean:
-	rm -rf .lgs .lgs-test .lgs-lint target logs
+	rm -rf .lgs .lgs-test .lgs-lint .lgs-fast target logs

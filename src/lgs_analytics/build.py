@@ -26,6 +26,9 @@ from lgs_analytics.paths import ProjectPaths
 INPUT_DIRS = ("models", "python_models", "macros", "seeds", "tests", "analyses", "conf", "src")
 INPUT_FILES = ("dbt_project.yml", "profiles.yml", "pyproject.toml")
 FINGERPRINT_FILE = "last_build.json"
+# The manifest of the last successful production build, the state slim CI compares with
+# (`make slim-ci`: state:modified+ and --defer, src/lgs_analytics/slim_ci.py).
+PRODUCTION_STATE = "prod-state"
 
 
 def ensure_profile(paths: ProjectPaths) -> bool:
@@ -134,6 +137,18 @@ def record_success(paths: ProjectPaths, target: str, unit_tests: bool = False) -
     )
 
 
+def keep_production_state(paths: ProjectPaths) -> Path:
+    """Copy the build's manifest.json to <state>/prod-state/, replacing the previous one in
+    one rename (a reader never sees half a file); the copy's path."""
+    folder = paths.state / PRODUCTION_STATE
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / "manifest.json"
+    partial = folder / "manifest.json.partial"
+    shutil.copyfile(paths.target / "manifest.json", partial)
+    partial.replace(kept)
+    return kept
+
+
 def run_dbt(paths: ProjectPaths, args: list[str]) -> bool:
     """Invoke dbt in this process, so consecutive commands share one SparkSession (one JVM)."""
     from dbt.cli.main import dbtRunner
@@ -187,6 +202,9 @@ def main_job(
         if note:
             print(note)
     if not (force or full_refresh) and is_up_to_date(paths, target, unit_tests=unit_tests):
+        built = paths.target / "manifest.json"
+        if built.exists() and not (paths.state / PRODUCTION_STATE / "manifest.json").exists():
+            keep_production_state(paths)  # a state folder built before slim CI existed
         return 0
     started = time.monotonic()
     build_args = ["build", "--target", target, *(["--full-refresh"] if full_refresh else [])]
@@ -194,6 +212,7 @@ def main_job(
         build_args += ["--selector", "production_job"]  # selectors.yml: no unit tests
     if not run_dbt(paths, build_args):
         return 1
+    print(f"Production state for slim CI: {keep_production_state(paths)}")
     if docs and not run_dbt(paths, ["docs", "generate", "--target", target]):
         return 1
     if report:
