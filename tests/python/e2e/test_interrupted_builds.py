@@ -360,8 +360,8 @@ def _check_kill(
         old, new = before.tables[name], reference.tables[name]
         for part in set(old.parts) | set(new.parts) | set(table.parts):
             assert table.parts.get(part) in {old.parts.get(part), new.parts.get(part)}, (
-                f"{label}: {name} {part or ''} is neither its version before the build "
-                "nor the new one"
+                f"{label}: {name}{f' partition {part}' if part else ''} is neither its "
+                "version before the build nor the new one"
             )
     issued = _watermark_statements(run)
     for name, upstream in INCREMENTAL.items():
