@@ -161,6 +161,30 @@ def run_dbt(paths: ProjectPaths, args: list[str]) -> bool:
     return bool(result.success)
 
 
+def check_freshness(paths: ProjectPaths, target: str) -> bool:
+    """`dbt source freshness` before the build, its result reported (dbt's lines, then one of
+    ours; target/sources.json). Stale landed data does not stop the build: it publishes what
+    landed, and says so. True when every source is fresh enough (pass or warn)."""
+    output = paths.target / "sources.json"
+    output.unlink(missing_ok=True)
+    fresh = run_dbt(paths, ["source", "freshness", "--target", target, "--output", str(output)])
+    statuses = []
+    if output.exists():
+        statuses = [result["status"] for result in json.loads(output.read_text())["results"]]
+    if fresh:
+        worst = "warn" if "warn" in statuses else "pass"
+        print(f"Source freshness: {worst} ({output}).", flush=True)
+    elif "error" in statuses:
+        print(
+            "Source freshness: ERROR, the newest landed file is older than the source's "
+            "error_after (above): building what landed; land new files with `lgs import`.",
+            flush=True,
+        )
+    else:
+        print("Source freshness: could not be checked (above); building anyway.", flush=True)
+    return fresh
+
+
 def prepare_environment(paths: ProjectPaths) -> None:
     """Point dbt and Spark at the state folder; relative profile paths resolve from the root."""
     for key, value in paths.environment().items():
@@ -207,6 +231,7 @@ def main_job(
             keep_production_state(paths)  # a state folder built before slim CI existed
         return 0
     started = time.monotonic()
+    check_freshness(paths, target)
     build_args = ["build", "--target", target, *(["--full-refresh"] if full_refresh else [])]
     if not unit_tests:
         build_args += ["--selector", "production_job"]  # selectors.yml: no unit tests

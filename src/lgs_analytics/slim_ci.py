@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         state = production_state(paths, args.state)
         if ensure_profile(paths):
             print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
-        from lgs_analytics.spark_session import UnknownTargetError, check_target
+        from lgs_analytics.spark_session import UnknownTargetError, check_target, session_targets
 
         try:
             check_target(paths, args.target)
@@ -115,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{paths.profiles} has no target '{args.target}' (it was copied from an older "
                 f"{example.name}): copy the '{args.target}' target from {example.name} into it."
             ) from None
+        if args.drop_schemas and args.target not in session_targets(paths):
+            raise UserError(
+                f"--drop-schemas drops schemas in this process's Spark session, which target "
+                f"'{args.target}' does not use: drop its CI schemas with SQL (docs/DATABRICKS.md)."
+            )
     except UserError as problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -48,14 +48,13 @@ def test_no_production_state_is_one_sentence(
     assert "writes the production schemas" in capsys.readouterr().err
 
 
-def test_a_profile_older_than_the_ci_target_is_told_to_copy_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
+def _project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, profile: str) -> Path:
+    """A project folder with the given profiles.yml and a production state; cwd there."""
     root = tmp_path / "project"
     root.mkdir()
     for name in ("dbt_project.yml", "profiles.yml.example"):
         (root / name).write_text((PROJECT_ROOT / name).read_text())
-    (root / "profiles.yml").write_text("lgs:\n  outputs:\n    local: {type: sparkplus}\n")
+    (root / "profiles.yml").write_text(profile)
     state = root / ".lgs" / "prod-state"
     state.mkdir(parents=True)
     (state / "manifest.json").write_text("{}")
@@ -66,8 +65,25 @@ def test_a_profile_older_than_the_ci_target_is_told_to_copy_it(
     for name in (*names, "DBT_SEND_ANONYMOUS_USAGE_STATS"):
         monkeypatch.setenv(name, "")
         monkeypatch.delenv(name)
+    return root
+
+
+def test_a_profile_older_than_the_ci_target_is_told_to_copy_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    root = _project(tmp_path, monkeypatch, "lgs:\n  outputs:\n    local: {type: sparkplus}\n")
     assert slim_ci.main([]) == 2
     assert capsys.readouterr().err == (
         f"error: {root / 'profiles.yml'} has no target 'ci' (it was copied from an older "
         "profiles.yml.example): copy the 'ci' target from profiles.yml.example into it.\n"
     )
+
+
+def test_schemas_are_dropped_only_on_a_session_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # Databricks' CI schemas are not in a local Spark session.
+    _project(tmp_path, monkeypatch, (PROJECT_ROOT / "profiles.yml.example").read_text())
+    assert slim_ci.main(["--target", "databricks_ci", "--drop-schemas"]) == 2
+    error = capsys.readouterr().err
+    assert "target 'databricks_ci' does not use: drop its CI schemas with SQL" in error
