@@ -164,7 +164,8 @@ CASES = {
         ["build", "--target", "nope"],
         {},
         2,
-        ["no target 'nope'", "local, shared, cluster"],
+        # The targets of the profile (a fresh clone's lists ci after local).
+        ["no target 'nope'", "local, ", "shared, cluster"],
     ),
     "sql unknown target from LGS_TARGET": (
         ["sql", "select 1"],
@@ -177,7 +178,7 @@ CASES = {
         ["sql", "select 1", "--target", "databricks"],
         {},
         2,
-        ["'databricks' does not use the session method", "local, shared, cluster"],
+        ["'databricks' does not use the session method", "local, ", "shared, cluster"],
     ),
     "export before any build": (
         ["export", "--out", "{tmp}/export"],
