@@ -1,4 +1,4 @@
-"""The marts beyond SPEC §2–§5 (SPEC §6) in plain PySpark, for the benchmark's floor.
+"""The marts beyond DEFINITIONS §2–§5 (DEFINITIONS §6) in plain PySpark, for the benchmark's floor.
 
 Used by ``plain_pyspark_marts.py`` (``--marts all``, the default): products and SKU trends
 as DataFrame code that follows the SQL of ``models/marts/products/`` step by step, and
@@ -296,7 +296,7 @@ def beyond_marts(
     load_model: Callable[[str], ModuleType],
     variables: dict[str, Any],
 ) -> dict[str, Callable[[], DataFrame]]:
-    """Each SPEC §6 mart as a builder, in an order where every input is built before.
+    """Each DEFINITIONS §6 mart as a builder, in an order where every input is built before.
 
     Builders, not frames: the Python models collect to the driver when called (CLV's fit,
     K-Means' selection, FP-Growth's rules), so the caller times each as it builds and

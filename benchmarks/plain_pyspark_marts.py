@@ -7,9 +7,10 @@ Reads the raw CSV landing zone with the options of the raw table
 (``macros/register_raw_source.sql``), applies the staging rules of
 ``stg_online_retail__rows_parsed`` and ``stg_online_retail__transactions`` (parse, quarantine
 reason, exact-duplicate removal, flags), computes every mart of the dbt project (``all``,
-the default: SPEC §2–§6, the §6 ones in ``plain_beyond_marts.py``) or those of SPEC §2–§5
-(``spec``, what the build computes without its models tagged ``beyond``), and writes each
-as parquet under OUT_DIR, with ``_timings.json`` (session start, compute, per table).
+the default: DEFINITIONS §2–§6, the §6 ones in ``plain_beyond_marts.py``) or those of
+DEFINITIONS §2–§5 (``spec``, what the build computes without its models tagged
+``beyond``), and writes each as parquet under OUT_DIR, with ``_timings.json`` (session
+start, compute, per table).
 
 The Spark session has the settings of the profile's ``local`` target
 (``session_parameters``) minus the Hive metastore: no catalog, no tables, no tests, no
@@ -50,7 +51,7 @@ SEEDS = PROJECT_ROOT / "seeds"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain_beyond_marts.py
 from plain_beyond_marts import beyond_marts, growth_pct, project_vars  # noqa: E402
 
-# What the script computes: every mart of the dbt build, or those of SPEC §2–§5 (the
+# What the script computes: every mart of the dbt build, or those of DEFINITIONS §2–§5 (the
 # build without the models tagged `beyond`).
 MART_SETS = ("all", "spec")
 
@@ -228,7 +229,7 @@ def staged_rows(raw: DataFrame) -> DataFrame:
 
 
 def staging_counts(rows: DataFrame) -> DataFrame:
-    """raw rows = staged rows + removed duplicates + quarantined rows (SPEC §2)."""
+    """raw rows = staged rows + removed duplicates + quarantined rows (DEFINITIONS §2)."""
     readable = sf.col("quarantine_reason").isNull()
     return rows.agg(
         sf.sum("copies").alias("raw_rows"),
@@ -383,7 +384,7 @@ def seed_frames(spark: SparkSession) -> tuple[DataFrame, DataFrame]:
 def compute_marts(
     spark: SparkSession, raw_dir: Path, marts: str = "all"
 ) -> dict[str, Callable[[], DataFrame]]:
-    """Every mart of the dbt project (``all``) or those of SPEC §2–§5 (``spec``), plus the
+    """Every mart of the dbt project (``all``) or those of DEFINITIONS §2–§5 (``spec``), plus the
     staging balance, as builders in dependency order (see ``plain_beyond_marts``).
 
     Frames reused by several marts are persisted: the staged rows (the only large one), the
@@ -467,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         "--marts",
         choices=MART_SETS,
         default="all",
-        help="all: every mart of the dbt build; spec: those of SPEC §2–§5 only",
+        help="all: every mart of the dbt build; spec: those of DEFINITIONS §2–§5 only",
     )
     args = parser.parse_args(argv)
     timings = run(args.raw.resolve(), args.out.resolve(), args.target, args.marts)

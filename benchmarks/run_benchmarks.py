@@ -10,7 +10,7 @@ when its manifest matches), then five engines run, each in a fresh process tree:
 
 - ``dbt``: ``dbt build --target local`` on that state folder, from an empty warehouse and
   metastore (so every run starts from the same state), with its own target and log folders;
-- ``dbt-spec``: the same without the models beyond SPEC §2–§5 (``--selector spec_marts``),
+- ``dbt-spec``: the same without the models beyond DEFINITIONS §2–§5 (``--selector spec_marts``),
   for what the models beyond add to the build (the difference of the two dbt runs);
 - ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, every mart of the build with the same
   Spark settings and no Hive: the floor for Spark;
@@ -75,14 +75,14 @@ ENGINES = ("dbt", "dbt-spec", "pyspark", "pyspark-spec", "pandas")
 # The dbt engines and the `dbt build` arguments of each (before --dbt-args).
 DBT_ENGINES: dict[str, tuple[str, ...]] = {
     "dbt": (),
-    # selectors.yml: every node but the models of SPEC §6 (tag `beyond`) and their tests.
+    # selectors.yml: every node but the models of DEFINITIONS §6 (tag `beyond`) and their tests.
     "dbt-spec": ("--selector", "spec_marts"),
 }
 # Selection options that dbt ignores beside --selector.
 SELECTION_OPTIONS = ("-s", "--select", "-m", "--models", "--exclude", "--selector")
 # The plain PySpark engines and the marts each computes (plain_pyspark_marts.py --marts).
 PLAIN_ENGINES = {"pyspark": "all", "pyspark-spec": "spec"}
-# (engine with every mart, the same without the models beyond SPEC §2–§5)
+# (engine with every mart, the same without the models beyond DEFINITIONS §2–§5)
 FULL_AND_SPEC = (("dbt", "dbt-spec"), ("pyspark", "pyspark-spec"))
 GIB = 2**30
 MIB = 2**20
@@ -817,7 +817,7 @@ def ratios(
 def beyond_added(
     records: list[dict[str, Any]], full_engine: str = "dbt", spec_engine: str = "dbt-spec"
 ) -> dict[str, dict[str, float]]:
-    """What the models beyond SPEC §2–§5 add to an engine, per size: the run with every mart
+    """What the models beyond DEFINITIONS §2–§5 add to an engine, per size: the run with every mart
     minus the run without them (wall and CPU seconds, and dbt's nodes), where both
     succeeded."""
     found: dict[str, dict[str, float]] = {}
@@ -833,12 +833,12 @@ def beyond_added(
 
 
 # The ratios printed: the whole build over the script computing every mart, and like for
-# like without the models beyond SPEC §2–§5.
+# like without the models beyond DEFINITIONS §2–§5.
 RATIO_PAIRS = (("dbt", "pyspark"), ("dbt-spec", "pyspark-spec"))
 # How the ratio and difference lines name each engine.
 RATIO_LABELS = {
     "dbt": "dbt build",
-    "dbt-spec": "dbt build of the SPEC §2–§5 models (dbt-spec)",
+    "dbt-spec": "dbt build of the DEFINITIONS §2–§5 models (dbt-spec)",
     "pyspark": "plain PySpark",
     "pyspark-spec": "plain PySpark of the same marts (pyspark-spec)",
 }
@@ -976,7 +976,7 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
         for size, difference in by_size.items():
             nodes = f", {difference['nodes']} nodes" if difference["nodes"] is not None else ""
             lines.append(
-                f"the models beyond SPEC §2–§5 (tag beyond) add to {RATIO_LABELS[full]} at "
+                f"the models beyond DEFINITIONS §2–§5 (tag beyond) add to {RATIO_LABELS[full]} at "
                 f"{size}: {difference['wall_s']:.1f} s wall "
                 f"({100 * difference['wall_share']:.0f}%), {difference['cpu_s']:.1f} s CPU{nodes}"
             )

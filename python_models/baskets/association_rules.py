@@ -1,4 +1,4 @@
-"""Cross-selling association rules mined with FP-Growth over invoice baskets (SPEC §6).
+"""Cross-selling association rules mined with FP-Growth over invoice baskets (DEFINITIONS §6).
 
 A basket is the set of distinct stock codes of an invoice's sales lines (with or without a
 customer id). Baskets with more than ``fpgrowth_max_basket_items`` distinct products are

@@ -1,4 +1,4 @@
-"""Cross-selling recommendations for the best-selling products (SPEC §6).
+"""Cross-selling recommendations for the best-selling products (DEFINITIONS §6).
 
 "Customers who bought X also bought Y": for each of the ``recommendation_top_products``
 products with the highest revenue over the sales lines (``revenue_rank`` of

@@ -1,4 +1,4 @@
-"""Calibration/holdout check of the BG/NBD purchase predictions behind the CLV (SPEC §6).
+"""Calibration/holdout check of the BG/NBD purchase predictions behind the CLV (DEFINITIONS §6).
 
 ``customer_lifetime_value`` fits BG/NBD a second time on the purchase days up to its
 ``calibration_end_date`` and predicts, per customer who had bought by then, the purchase

@@ -1,4 +1,4 @@
-"""The CLV tiers of ``customer_lifetime_value`` side by side (SPEC §6), one row per tier.
+"""The CLV tiers of ``customer_lifetime_value`` side by side (DEFINITIONS §6), one row per tier.
 
 Always five rows, Platinum, Gold, Silver, Bronze and ``not_scored`` (an empty tier has 0
 customers and null averages): how many customers each tier holds, how much of the

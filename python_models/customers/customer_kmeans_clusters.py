@@ -1,4 +1,4 @@
-"""K-Means cluster of every customer (SPEC §6), with the k chosen in ``kmeans_model_selection``.
+"""K-Means cluster of every customer (DEFINITIONS §6), k chosen in ``kmeans_model_selection``.
 
 Features: standardised log1p(RFM recency, frequency, monetary) from ``customer_rfm_scores``,
 computed exactly as in ``kmeans_model_selection``. The clusters are those the selection

@@ -1,4 +1,4 @@
-"""Customer lifetime value: BG/NBD + Gamma-Gamma on daily-grain transactions (SPEC §6).
+"""Customer lifetime value: BG/NBD + Gamma-Gamma on daily-grain transactions (DEFINITIONS §6).
 
 One row per customer of ``customer_rfm_scores``. Transactions are daily: one purchase per
 customer and calendar day with a sales line, its spend the sum of the day's ``line_amount``.

@@ -1,4 +1,4 @@
-"""RFM scores and segment per customer (SPEC §4), one row per customer with a sales line.
+"""RFM scores and segment per customer (DEFINITIONS §4), one row per customer with a sales line.
 
 Scores follow pandas ``qcut(q=5)`` semantics: the inner quintile edges e1..e4 are exact
 percentiles with linear interpolation (Spark's ``percentile``, not ``percentile_approx``),

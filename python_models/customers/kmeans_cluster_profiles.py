@@ -1,4 +1,4 @@
-"""What the K-Means clusters are, compared with the RFM segments (SPEC §6).
+"""What the K-Means clusters are, compared with the RFM segments (DEFINITIONS §6).
 
 Grain: one row per cluster and RFM segment of the ``rfm_segments`` seed, all segments for
 every cluster (a cross-tabulation with zeros, so each cluster's segment mix is complete).

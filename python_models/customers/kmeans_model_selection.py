@@ -1,4 +1,4 @@
-"""Choice of k for the K-Means customer clusters (SPEC §6), one row per k tried.
+"""Choice of k for the K-Means customer clusters (DEFINITIONS §6), one row per k tried.
 
 Features: log1p of RFM recency, frequency and monetary from ``customer_rfm_scores``,
 standardised to mean 0 and sample standard deviation 1 (what Spark's ``StandardScaler``

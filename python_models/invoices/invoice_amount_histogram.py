@@ -1,4 +1,4 @@
-"""Histogram of the non-outlier invoice amounts, for plotting (SPEC §5).
+"""Histogram of the non-outlier invoice amounts, for plotting (DEFINITIONS §5).
 
 ``histogram_bins`` equal-width bins over [min amount, threshold], numbered from 1. Edges are
 ``lower + k * width`` (the last edge is the threshold itself), exactly as

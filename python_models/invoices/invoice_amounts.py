@@ -1,4 +1,4 @@
-"""Invoice amounts and the outlier flag (SPEC §5), one row per invoice with a sales line.
+"""Invoice amounts and the outlier flag (DEFINITIONS §5), one row per invoice with a sales line.
 
 ``invoice_amount`` is the exact sum of ``line_amount`` over the invoice's sales lines. The
 threshold is the exact percentile (linear interpolation, Spark's ``percentile``, never

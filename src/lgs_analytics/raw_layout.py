@@ -77,7 +77,7 @@ SERVICE_CODE_PREFIXES: tuple[str, ...] = ("gift_0001_",)
 
 
 def is_service_code(stock_code: str) -> bool:
-    """True for postage, fees, manual entries, tests and vouchers (SPEC §1), case-sensitive."""
+    """True for postage, fees, manual entries, tests, vouchers (DEFINITIONS §2); case-sensitive."""
     code = stock_code.strip()
     return code in SERVICE_CODES or code.startswith(SERVICE_CODE_PREFIXES)
 

@@ -538,7 +538,7 @@ def draw_invoice_amounts(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> Non
     ax.set_title(f"Invoice amounts at or below {name} (invoices above it are outliers)")
 
 
-# Beyond the original analysis (SPEC §6): CLV, K-Means, SKU trends, association rules.
+# Beyond the original analysis (DEFINITIONS §6): CLV, K-Means, SKU trends, association rules.
 
 TIER_COLORS = {
     "Platinum": "#5e548e",

@@ -1,10 +1,10 @@
 """The benchmark harness works end to end, and the plain PySpark floor computes the marts.
 
 Runs ``benchmarks/run_benchmarks.py`` at a tiny size with the like-for-like pair
-(``dbt-spec``: the build without the models beyond SPEC §2–§5; ``pyspark-spec``: the plain
+(``dbt-spec``: the build without the models beyond DEFINITIONS §2–§5; ``pyspark-spec``: the plain
 PySpark script computing the same marts) and the pandas reference, then checks that the
 table and the JSON carry every field, that the dbt build left the models beyond out and
-the script computed only the SPEC §2–§5 marts, and that the script's marts EQUAL the pandas
+the script computed only the DEFINITIONS §2–§5 marts, and that the script's marts EQUAL the pandas
 reference's (money to the cent, counts exact): the Spark floor of the benchmark computes
 the same thing as the project. That the script's every mart (``pyspark``, ``--marts all``)
 equals the dbt build's is tested in ``e2e/test_plain_pyspark_floor.py``. No timing is
@@ -188,7 +188,7 @@ def test_table_and_json_have_every_field(harness):
     # The JVM is in the measured tree: its memory and CPU are counted.
     assert spark["measurement"]["peak_processes"] >= 2
     assert set(spark["timings"]) >= {"session_start_s", "compute_s", "tables_s"}
-    # The like-for-like script wrote the SPEC §2–§5 marts and the staging balance, no more.
+    # The like-for-like script wrote the DEFINITIONS §2–§5 marts and the staging balance, no more.
     assert spark["timings"]["marts"] == "spec"
     assert set(spark["timings"]["tables_s"]) == set(TABLES)
     # Where the CPU went: the JVM thread by thread, Python process by process.
@@ -207,7 +207,7 @@ def _result(payload: dict, engine: str) -> dict:
 
 
 def test_the_like_for_like_build_leaves_the_models_beyond_out(harness):
-    """dbt-spec is a real dbt build without the models of SPEC §6; its ratio is printed."""
+    """dbt-spec is a real dbt build without the models of DEFINITIONS §6; its ratio is printed."""
     stdout, payload = harness["stdout"], harness["json"]
     record = _result(payload, "dbt-spec")
     details = record["dbt"]

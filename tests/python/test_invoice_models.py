@@ -1,6 +1,6 @@
 """Invoice models (python_models/invoices) against hand-computed values and the reference.
 
-Percentiles in the comments are worked out from SPEC §5: exact, linear interpolation at
+Percentiles in the comments are worked out from DEFINITIONS §5: exact, linear interpolation at
 position (n-1)·p of the sorted amounts.
 """
 

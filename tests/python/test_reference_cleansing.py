@@ -1,4 +1,4 @@
-"""The pandas reference: raw file reading, cleansing (SPEC §2) and monthly marts (SPEC §3)."""
+"""The pandas reference: raw file reading, cleansing (DEFINITIONS §2), monthly marts (§3)."""
 
 from __future__ import annotations
 
@@ -242,7 +242,7 @@ def test_every_quarantine_reason(tmp_path):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        # each row fails several checks: the first in SPEC order is recorded
+        # each row fails several checks: the first in the order of DEFINITIONS §2 is recorded
         (row(invoice="", stock_code="", quantity="x"), "missing_invoice"),
         (row(stock_code="", quantity="x", price="y"), "missing_stock_code"),
         (row(invoice="X-1", quantity="x"), "invalid_invoice_id"),

@@ -1,6 +1,6 @@
 """RFM models (python_models/customers) against hand-computed scores and the pandas reference.
 
-Expected values in the hand-made cases are worked out in the comments from SPEC §4:
+Expected values in the hand-made cases are worked out in the comments from DEFINITIONS §4:
 edges e_k are the exact linear-interpolation percentiles at 0.2/0.4/0.6/0.8 (position
 (n-1)·q in the sorted values) and bin = 1 + #{k : value > e_k}.
 """
@@ -235,7 +235,7 @@ def test_ties_on_every_score(spark, segment_map):
         "101": 1, "102": 1, "103": 1, "104": 1, "105": 3,
         "106": 3, "107": 3, "108": 4, "109": 5, "110": 5,
     }  # fmt: skip
-    # Segments from the (r, f) digits of the SPEC §4 table.
+    # Segments from the (r, f) digits of the DEFINITIONS §4 table.
     assert by_customer(actual, "segment") == {
         "101": "New Customers", "102": "New Customers", "103": "Champions",
         "104": "Potential Loyalists", "105": "Loyal Customers", "106": "About to Sleep",
@@ -363,7 +363,7 @@ def test_quintile_edges_match_the_reference_for_every_small_size(spark):
 
 # --- the segment map seed ---------------------------------------------------------------------
 
-SPEC_SEGMENTS = {
+REFERENCE_SEGMENTS = {
     "[1-2][1-2]": "Hibernating",
     "[1-2][3-4]": "At Risk",
     "[1-2]5": "Can't Lose",
@@ -375,7 +375,7 @@ SPEC_SEGMENTS = {
     "[4-5][2-3]": "Potential Loyalists",
     "5[4-5]": "Champions",
 }
-"""The SPEC §4 table, transcribed as the public reference writes it (regex on "RF")."""
+"""The DEFINITIONS §4 table, transcribed as the public reference writes it (regex on "RF")."""
 
 
 def test_segment_map_seed_is_the_spec_table():
@@ -384,13 +384,15 @@ def test_segment_map_seed_is_the_spec_table():
     assert not seed.duplicated(["r_score", "f_score"]).any()
     for row in seed.itertuples(index=False):
         digits = f"{row.r_score}{row.f_score}"
-        matches = [name for pattern, name in SPEC_SEGMENTS.items() if re.fullmatch(pattern, digits)]
+        matches = [
+            name for pattern, name in REFERENCE_SEGMENTS.items() if re.fullmatch(pattern, digits)
+        ]
         assert matches == [row.segment], digits
 
 
 def test_segments_seed_lists_every_mapped_segment_once():
     segments = reference.load_segments()
-    assert sorted(segments["segment"]) == sorted(set(SPEC_SEGMENTS.values()))
+    assert sorted(segments["segment"]) == sorted(set(REFERENCE_SEGMENTS.values()))
     assert sorted(segments["segment_rank"]) == list(range(1, 11))
     assert (segments["description"].str.len() > 0).all()
     assert (segments["recommended_action"].str.len() > 0).all()

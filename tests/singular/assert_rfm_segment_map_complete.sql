@@ -1,5 +1,5 @@
 {#-
-    The RFM segment map is complete and disjoint (SPEC §4): every (r_score, f_score) pair
+    The RFM segment map is complete and disjoint (DEFINITIONS §4): every (r_score, f_score) pair
     of the 5 × 5 grid of scores has exactly one segment. Fails with the pairs that are
     missing, mapped more than once, or outside the grid.
 -#}

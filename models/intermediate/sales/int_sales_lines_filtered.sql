@@ -1,7 +1,7 @@
 {{ config(materialized="view") }}
 
 {#-
-    The staged transactions that are sales lines (SPEC §2). A view: a filter over the
+    The staged transactions that are sales lines (DEFINITIONS §2). A view: a filter over the
     staged parquet table costs less than writing a second copy of it.
 -#}
 

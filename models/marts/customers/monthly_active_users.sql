@@ -7,7 +7,7 @@
 }}
 
 {#-
-    Monthly active users (SPEC §3): distinct customers with a sales line. Incremental: a
+    Monthly active users (DEFINITIONS §3): distinct customers with a sales line. Incremental: a
     run rebuilds the months from the first one whose sales lines changed.
 -#}
 

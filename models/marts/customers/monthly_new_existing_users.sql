@@ -7,7 +7,7 @@
 }}
 
 {#-
-    New versus existing active users per month (SPEC §3): a customer is new in the month of
+    New versus existing active users per month (DEFINITIONS §3): a customer is new in the month of
     their first sales line and existing in every later month with a sales line, so
     new + existing = active users. The first month of data is left-censored.
     Incremental: a run rebuilds the months from the first one whose sales lines changed, so

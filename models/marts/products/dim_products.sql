@@ -1,5 +1,5 @@
 {#-
-    One row per product with a sales line (SPEC §6): its most frequent description and
+    One row per product with a sales line (DEFINITIONS §6): its most frequent description and
     its totals over all sales lines. The product models (trend rankings, association
     rules, recommendations) read descriptions and best sellers here instead of scanning
     the sales lines again each.

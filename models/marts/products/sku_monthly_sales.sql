@@ -1,5 +1,5 @@
 {#-
-    Monthly sales per product (SPEC §6): one row per stock code and calendar month,
+    Monthly sales per product (DEFINITIONS §6): one row per stock code and calendar month,
     from the product's first month with a sales line to the last month of data, months
     without sales included as zeros, with quantity and revenue growth against the
     previous month.

@@ -1,5 +1,5 @@
 {#-
-    Seasonality of each product by calendar month (SPEC §6), over the complete months
+    Seasonality of each product by calendar month (DEFINITIONS §6), over the complete months
     of `sku_monthly_sales` (from the product's first month; the partial last month left
     out). The index compares the product's share of revenue in a calendar month with the
     share it would have if every month sold alike: months_observed / total months. It

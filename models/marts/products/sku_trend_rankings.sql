@@ -1,5 +1,5 @@
 {#-
-    Top growing and declining products (SPEC §6). The last `sku_trend_window_months`
+    Top growing and declining products (DEFINITIONS §6). The last `sku_trend_window_months`
     complete months (the recent window) are compared with the same number of complete
     months just before them (the previous window). A product qualifies when its
     previous-window revenue reaches `sku_trend_min_revenue`, so that growth is measured

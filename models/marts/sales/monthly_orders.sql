@@ -7,7 +7,7 @@
 }}
 
 {#-
-    Orders per month (SPEC §3): placed orders are distinct invoices that are neither
+    Orders per month (DEFINITIONS §3): placed orders are distinct invoices that are neither
     cancellations nor adjustments; cancelled orders are distinct cancellation invoices.
     Incremental: a run rebuilds the months from the first one whose transactions changed
     (a late cancellation rebuilds its own month).

@@ -7,7 +7,7 @@
 }}
 
 {#-
-    Monthly sales and month-over-month growth (SPEC §3), one row per calendar month.
+    Monthly sales and month-over-month growth (DEFINITIONS §3), one row per calendar month.
     Incremental: a run rebuilds the months from the first one whose sales lines changed
     (reading one month more, for the growth of the first rebuilt month).
 -#}

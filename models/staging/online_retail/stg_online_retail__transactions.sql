@@ -9,7 +9,7 @@
 
 {#-
     One row per readable raw row, exact duplicates (all eight raw fields equal) removed once
-    unless var('deduplicate_exact_rows') is false. Typed, renamed and flagged per SPEC §2.
+    unless var('deduplicate_exact_rows') is false. Typed, renamed and flagged per DEFINITIONS §2.
     The service-code lookup reads a seed: business lists live in seeds, not in `case`.
 
     Incremental, partitioned by `year_month`: a run rebuilds whole months, those in which

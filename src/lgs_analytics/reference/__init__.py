@@ -1,6 +1,6 @@
 """Pandas reference implementation of the LGS pipeline, independent of Spark and dbt.
 
-It re-implements SPEC §2–§5 with pandas and numpy the way the public London Gift Shop
+It re-implements DEFINITIONS §2–§5 with pandas and numpy the way the public London Gift Shop
 analysis does, so that parity tests can compare the dbt/Spark tables against a second,
 independent computation and the benchmark can time pandas on the same raw files.
 

@@ -1,4 +1,4 @@
-"""Reading and cleansing raw Online Retail II files with pandas (SPEC §1–§2).
+"""Reading and cleansing raw Online Retail II files with pandas (DEFINITIONS §1–§2).
 
 :func:`load_raw_lines` reads the landing zone the way the project's Spark CSV table does
 (``macros/register_raw_source.sql``: every column a string, ``multiLine false``, quote ``"``,
@@ -566,7 +566,7 @@ def _line_amount_out_of_range(quantity: pd.Series, price_milli: pd.Series) -> pd
 
 
 def quarantine_reasons(raw: pd.DataFrame) -> pd.Series:
-    """The first failing check per raw row (``""`` for a readable row), SPEC §2 order."""
+    """The first failing check per raw row (``""`` for a readable row), DEFINITIONS §2 order."""
     return _check_rows(raw)[0]
 
 
@@ -646,7 +646,7 @@ def cleanse(
     deduplicate: bool = True,
     service_codes: ServiceCodes | None = None,
 ) -> Cleansed:
-    """SPEC §2 on the output of :func:`load_raw_lines`.
+    """DEFINITIONS §2 on the output of :func:`load_raw_lines`.
 
     Unreadable rows go to ``quarantine`` (raw text plus ``quarantine_reason``); among the
     readable rows, exact duplicates (all eight raw strings equal, nulls equal) are kept once

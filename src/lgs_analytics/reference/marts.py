@@ -1,4 +1,4 @@
-"""Monthly marts with pandas (SPEC §3) on a continuous month spine.
+"""Monthly marts with pandas (DEFINITIONS §3) on a continuous month spine.
 
 The spine runs from the first to the last month of ``invoiced_at`` over all staged
 transactions (every readable, deduplicated row, not only sales lines), so months without

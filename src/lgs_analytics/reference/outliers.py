@@ -1,4 +1,4 @@
-"""Invoice amounts, their outlier threshold, distribution and histogram with numpy (SPEC §5).
+"""Invoice amounts, their outlier threshold, distribution and histogram with numpy (DEFINITIONS §5).
 
 Percentiles are exact with linear interpolation (``np.quantile(..., method="linear")``), the
 definition Spark's ``percentile`` implements. Amounts are compared as doubles, as Spark

@@ -1,4 +1,4 @@
-"""RFM scores and segments with pandas, in the style of the public LGS analysis (SPEC §4).
+"""RFM scores and segments with pandas, in the style of the public LGS analysis (DEFINITIONS §4).
 
 The public analysis scores with ``pd.qcut(..., 5, labels=...)``, which raises as soon as two
 quintile edges coincide (many customers share a recency or a monetary value on small data).

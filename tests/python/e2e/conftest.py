@@ -127,7 +127,7 @@ def malformed_build() -> BuiltProject:
 
 @pytest.fixture(scope="session")
 def reference(default_build: BuiltProject) -> dict[str, pd.DataFrame]:
-    """The independent pandas implementation of the SPEC, run on the same raw files."""
+    """The independent pandas implementation of docs/DEFINITIONS.md, run on the same raw files."""
     from lgs_analytics.reference.pipeline import run_reference
 
     return run_reference(default_build.raw)

@@ -449,7 +449,7 @@ CASES: dict[str, Case] = {
         removed_duplicates=1,
     ),
     "same_file_landed_twice": Case(
-        # SPEC §2's exact-duplicate removal applies to rows: the copy adds nothing.
+        # DEFINITIONS §2's exact-duplicate removal applies to rows: the copy adds nothing.
         {"same_file_landed_twice_a.csv": DUPLICATED, "same_file_landed_twice_b.csv": DUPLICATED},
         staged=3,
         removed_duplicates=3,

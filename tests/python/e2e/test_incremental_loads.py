@@ -108,7 +108,7 @@ def _split_loads(source: Path) -> dict[str, object]:
 
     months = sorted({_month(row[col["InvoiceDate"]]) for row in base})
     old_month = months[len(months) // 2]
-    # A sale of this month, cancelled late (SPEC §2: a separate `C` invoice).
+    # A sale of this month, cancelled late (DEFINITIONS §2: a separate `C` invoice).
     sale = next(
         row
         for row in base

@@ -3,7 +3,7 @@
 The benchmark divides the `dbt build` by ``benchmarks/plain_pyspark_marts.py``: that ratio
 is dbt's overhead only if the script computes the same marts. Here the script runs on the
 raw files of the malformed-row dataset (every quarantine kind injected) and each of its
-tables, SPEC §2–§6, is compared with the table the dbt build wrote, read back through the
+tables, DEFINITIONS §2–§6, is compared with the table the dbt build wrote, read back through the
 metastore by a new process: keys, counts, decimals and strings exactly, doubles to 1e-6
 relative (CLV's fit and the silhouettes sum in Spark's order, which may differ).
 """

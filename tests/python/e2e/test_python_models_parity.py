@@ -1,7 +1,7 @@
 """The dbt Python models on the default dataset equal an independent pandas computation.
 
 Spark tables are read back by a new process from the metastore; the pandas reference
-(`lgs_analytics.reference`) implements SPEC §4–§5 from the raw files with pandas `qcut`
+(`lgs_analytics.reference`) implements DEFINITIONS §4–§5 from the raw files with pandas `qcut`
 semantics and numpy percentiles.
 """
 

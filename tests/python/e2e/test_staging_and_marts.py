@@ -1,7 +1,7 @@
 """The SQL layers on the default dataset, read back from the metastore by a new process.
 
 - staging and the raw source agree with the generator's ground-truth manifest;
-- every mart equals an independent pandas implementation of SPEC §2–§3 to the cent;
+- every mart equals an independent pandas implementation of DEFINITIONS §2–§3 to the cent;
 - the main command runs the data tests, not the unit tests.
 
 Malformed rows: test_malformed_rows.py.
