@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from lgs_analytics.cli_types import port, positive_int
+from lgs_analytics.cli_types import non_negative_int, port, positive_int, share
 from lgs_analytics.errors import UserError
 from lgs_analytics.export import LAYERS as EXPORT_LAYERS
 from lgs_analytics.paths import ProjectPaths
@@ -31,32 +31,6 @@ def _cmd_build(args: argparse.Namespace) -> int:
         report=not args.skip_report,
         unit_tests=args.unit_tests,
     )
-
-
-def _at_least(minimum: int):
-    """An argparse type: a whole number of ``minimum`` or more."""
-
-    def whole_number(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
-        return value
-
-    return whole_number
-
-
-def _share(text: str) -> float:
-    """An argparse type: a share from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
-    return value
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -190,13 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_target_argument(build)
     build.add_argument(
         "--rows",
-        type=_at_least(1),
+        type=positive_int,
         default=DEFAULT_ROWS,
         help="synthetic rows to generate when the landing path has never held landed data",
     )
     build.add_argument(
         "--seed",
-        type=_at_least(0),
+        type=non_negative_int,
         default=42,
         help="seed of those synthetic rows (the same seed gives the same rows)",
     )
@@ -222,11 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="write synthetic Online Retail II files (never into a folder of landed data)",
     )
     generate.add_argument(
-        "--rows", type=_at_least(1), default=DEFAULT_ROWS, help="rows to write in total"
+        "--rows", type=positive_int, default=DEFAULT_ROWS, help="rows to write in total"
     )
     generate.add_argument(
         "--seed",
-        type=_at_least(0),
+        type=non_negative_int,
         default=42,
         help="random seed (the same seed gives the same files)",
     )
@@ -236,13 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument(
         "--malformed-share",
-        type=_share,
+        type=share,
         default=0.0,
         help="share of rows (0 to 1) written unreadable, of every malformed kind (CSV only)",
     )
     generate.add_argument(
         "--chunk-rows",
-        type=_at_least(1),
+        type=positive_int,
         default=2_000_000,
         help="most rows per part file",
     )
