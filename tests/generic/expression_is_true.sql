@@ -1,6 +1,8 @@
 {#-
-    Rows for which `expression` is not true fail (dbt-utils' expression_is_true).
-    Optional `where` narrows the rows checked.
+    Rows for which `expression` is not true fail. Written like dbt-utils' expression_is_true,
+    with one difference: a row whose expression is null fails here (`not coalesce(expr,
+    false)`), where dbt-utils' `where not (expr)` lets it pass. dbt's `where` config narrows
+    the rows checked.
 -#}
 {% test expression_is_true(model, expression, column_name=None) %}
 

@@ -5,9 +5,9 @@
     dbt-core writes the stored-failures relation of every test on every run, passing or not
     (an empty one for a passing test), and drops the old relation first whatever its type.
     On the Hive metastore each of those is a metastore transaction (the costliest of a
-    test's statements): 189 tests on every build, more than a fifth of the SQL time of a
-    build on the `local` target (docs/PERFORMANCE.md). Here a test runs its query once
-    (the failure count, dbt's `get_test_sql`) and then:
+    test's statements): one per data test on every build, which was more than a fifth of
+    the SQL time of a build on the `local` target (docs/PERFORMANCE.md). Here a test runs
+    its query once (the failure count, dbt's `get_test_sql`) and then:
 
     - rows found: the relation is created (a view: `create or replace view`, one statement
       even when an earlier build left one; a table, or a change between table and view, is
