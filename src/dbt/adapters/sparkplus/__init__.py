@@ -4,7 +4,9 @@ Stock dbt-spark submits Python models only to Databricks clusters. This plugin s
 dbt-spark's adapter, credentials and connection manager and adds a ``session`` submission
 method that runs the compiled Python model inside the same SparkSession the SQL models use
 (local ``local[*]`` or a standalone cluster through ``spark.master``). Every other method
-(thrift, http, odbc) behaves exactly like dbt-spark.
+(thrift, http, odbc) connects as dbt-spark does and refuses Python models in one sentence.
+On every method the plugin's own table, incremental and test materializations
+(``dbt/include/sparkplus/macros``) replace dbt-spark's and dbt-core's (docs/ARCHITECTURE.md).
 """
 
 from dbt.adapters.base import AdapterPlugin
