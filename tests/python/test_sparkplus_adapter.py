@@ -24,7 +24,12 @@ from dbt.adapters.sparkplus.python_submissions import (
     SessionPythonJobHelper,
     run_compiled_model,
 )
-from dbt.adapters.sparkplus.table_versions import collect_versions, make_directory, normalized
+from dbt.adapters.sparkplus.table_versions import (
+    collect_versions,
+    collect_write_leftovers,
+    make_directory,
+    normalized,
+)
 
 MODEL_CODE = """
 def model(dbt, session):
@@ -195,6 +200,38 @@ def test_collect_versions_keeps_what_changed_since_this_build_became_the_writer(
         normalized(p).rsplit("/", 1)[1]
         for p in collect_versions(spark, "versions_age", "sales", [])
     ) == ["sales", "sales__dbt_v00000000000c", "sales__dbt_v00000000000d"]
+
+
+def test_killed_insert_overwrite_staging_folders_are_collected(spark):
+    """A dynamic `insert overwrite` killed before its commit leaves `.spark-staging-<job>`
+    in the table's folder: the next run deletes it, unless it changed since that run became
+    the only writer (a job running right now); partitions and other files stay."""
+    spark.sql("create database if not exists leftovers_probe")
+    spark.sql(
+        "create table leftovers_probe.staged (id bigint, month string) "
+        "using parquet partitioned by (month)"
+    )
+    spark.sql("insert into leftovers_probe.staged values (1, '2011-01'), (2, '2011-02')")
+    location = _location(spark, "leftovers_probe.staged")
+    folder = Path(location.removeprefix("file:"))
+    since = time.time()
+    killed = folder / ".spark-staging-0b0e5e0c-killed"
+    (killed / "month=2011-01").mkdir(parents=True)
+    (killed / "month=2011-01" / "part-00000.parquet").write_bytes(b"half a file")
+    _set_times(killed, since - 600)
+    running = folder / ".spark-staging-5f1e0d2a-running"
+    (running / "_temporary" / "0").mkdir(parents=True)
+    _set_times(running, since - 600)
+    (running / "_temporary" / "0" / "part-00000.parquet").write_bytes(b"")  # written now
+
+    deleted = collect_write_leftovers(spark, location, written_before=since)
+
+    assert [normalized(p).rsplit("/", 1)[1] for p in deleted] == [killed.name]
+    assert not killed.exists() and running.is_dir()
+    assert spark.table("leftovers_probe.staged").count() == 2
+    # Without the moment this run became the writer, nothing is known to be dead.
+    assert collect_write_leftovers(spark, location, written_before=None) == []
+    assert running.is_dir()
 
 
 def test_a_temporary_view_does_not_pass_for_a_registered_version(spark):

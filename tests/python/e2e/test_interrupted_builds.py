@@ -499,6 +499,10 @@ def test_killed_incremental_builds_publish_whole_versions_and_converge(tmp_path)
     )
     assert not different, f"after the reruns, differ from a clean build: {different}"
     assert not converged.version_entries, converged.version_entries
+    # Nor the staging folders of the killed `insert overwrite` jobs (kills 1 and 3): the
+    # next run of the same model deletes them.
+    leftovers = sorted(str(p) for p in (state / "warehouse").glob("*.db/*/.spark-staging-*"))
+    assert not leftovers, f"killed writes' staging folders left behind: {leftovers}"
     # On disk, a table's versions are its current and previous ones, and the previous one
     # of the final build's start (a build keeps both, the next one collects the older).
     last_kill = kills[-1][2]

@@ -18,7 +18,12 @@ from dbt.adapters.sparkplus.python_submissions import (
     SessionPythonJobHelper,
     get_session,
 )
-from dbt.adapters.sparkplus.table_versions import VERSION_MARK, collect_versions, make_directory
+from dbt.adapters.sparkplus.table_versions import (
+    VERSION_MARK,
+    collect_versions,
+    collect_write_leftovers,
+    make_directory,
+)
 from dbt.adapters.sparkplus.writer_lock import INVOCATION
 
 logger = AdapterLogger("sparkplus")
@@ -100,6 +105,21 @@ class SparkplusAdapter(SparkAdapter):
         )
         for location in deleted:
             logger.debug(f"Deleted {location}: an earlier version of {relation}")
+        return deleted
+
+    @available
+    def collect_write_leftovers(self, relation: Any) -> list[str]:
+        """Delete what killed `insert overwrite` jobs left in `relation`'s folder (see
+        collect_write_leftovers): one `describe` of the table, then a listing of its
+        folder. Session method only, like collect_table_versions."""
+        spark = self._session()
+        if spark is None or relation is None:
+            return []
+        rows = spark.sql(f"describe table extended {relation.render()}").collect()
+        location = next((row[1] for row in rows if (row[0] or "").strip() == "Location"), "")
+        deleted = collect_write_leftovers(spark, (location or "").strip(), INVOCATION.since)
+        for folder in deleted:
+            logger.debug(f"Deleted {folder}: a killed write's staging folder in {relation}")
         return deleted
 
     @available

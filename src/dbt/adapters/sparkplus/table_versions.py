@@ -12,6 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 VERSION_MARK = "__dbt_v"
+# The folder in a table's folder where a dynamic `insert overwrite` job writes the new
+# partitions before its commit moves them into place (Spark's `.spark-staging-<job id>`).
+WRITE_STAGING_MARK = ".spark-staging-"
 # Seconds by which a file's time may trail the clock that read `written_before`: a kernel
 # stamps files with a clock that lags by up to a tick, some file systems keep 1-2 s steps.
 CLOCK_MARGIN = 2.0
@@ -97,6 +100,34 @@ def collect_versions(
             continue
         filesystem.delete(status.getPath(), True)
         deleted.append(location)
+    return deleted
+
+
+def collect_write_leftovers(spark: Any, location: str, written_before: float | None) -> list[str]:
+    """Delete the write folders that killed `insert overwrite` jobs left in the table folder
+    at `location`; return them.
+
+    A job writes the partitions it replaces into `<table>/.spark-staging-<job id>/` and its
+    commit moves them into place, then deletes the folder: one that is still there belongs
+    to a job that died (a killed build) or to one running right now. Readers never look
+    into it (Spark skips names starting with a dot), so it only wastes space, but nothing
+    else would ever delete it. As in `collect_versions`, a folder in which anything changed
+    since `written_before` (when this invocation became the catalog's only writer) is kept;
+    without that moment nothing is deleted.
+    """
+    if written_before is None or not location:
+        return []
+    root, filesystem = _path(spark, location)
+    if not filesystem.exists(root):
+        return []
+    deleted = []
+    for status in filesystem.listStatus(root):
+        if not (status.isDirectory() and status.getPath().getName().startswith(WRITE_STAGING_MARK)):
+            continue
+        if changed_since(filesystem, status, int((written_before - CLOCK_MARGIN) * 1000)):
+            continue
+        filesystem.delete(status.getPath(), True)
+        deleted.append(str(status.getPath().toString()))
     return deleted
 
 

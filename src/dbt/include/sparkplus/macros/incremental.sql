@@ -100,6 +100,10 @@
     {%- endcall -%}
     {% do sparkplus_finish_swap(swap) %}
   {%- else -%}
+    {%- if strategy == 'insert_overwrite' and not transactional -%}
+      {#- What a killed run's `insert overwrite` left in the table's folder. -#}
+      {% do adapter.collect_write_leftovers(existing_relation) %}
+    {%- endif -%}
     {%- call statement('create_tmp_relation', language=language) -%}
       {{ create_table_as(True, tmp_relation, compiled_code, language) }}
     {%- endcall -%}
