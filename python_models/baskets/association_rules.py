@@ -35,7 +35,8 @@ of copies of the baskets' prefixes (about twice the CPU with two partitions, fou
 with eight); the frequent itemsets are cached so that the rules, which join them with
 themselves, do not mine the tree twice.
 
-Config keys (set in the model yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``fpgrowth_min_support`` (default 0.01), ``fpgrowth_min_confidence`` (default 0.2);
 - ``fpgrowth_max_rules`` (default 1000), ``fpgrowth_max_basket_items`` (default 100);
 - ``fpgrowth_min_rule_baskets`` (default 10): besides the minimum support, an itemset needs
@@ -314,10 +315,10 @@ def association_rules(
 
 def model(dbt, session):
     settings = parse_settings(
-        dbt.config.get("fpgrowth_min_support", 0.01),
-        dbt.config.get("fpgrowth_min_confidence", 0.2),
-        dbt.config.get("fpgrowth_max_rules", 1000),
-        dbt.config.get("fpgrowth_max_basket_items", 100),
-        dbt.config.get("fpgrowth_min_rule_baskets", 10),
+        dbt.config.meta_get("fpgrowth_min_support", 0.01),
+        dbt.config.meta_get("fpgrowth_min_confidence", 0.2),
+        dbt.config.meta_get("fpgrowth_max_rules", 1000),
+        dbt.config.meta_get("fpgrowth_max_basket_items", 100),
+        dbt.config.meta_get("fpgrowth_min_rule_baskets", 10),
     )
     return association_rules(dbt.ref("int_sales_lines_filtered"), dbt.ref("dim_products"), settings)

@@ -7,7 +7,8 @@ whose antecedent is that product alone, in the rules' own order (lift, then conf
 then support). A top product without such a rule (too rare in baskets for FP-Growth's
 minimum support, or no consequent confident enough) has no rows.
 
-Config keys (set in the model yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``recommendation_top_products``: how many best-selling products (default 50);
 - ``recommendations_per_product``: how many recommendations each at most (default 5).
 """
@@ -74,10 +75,10 @@ def product_recommendations(
 
 def model(dbt, session):
     top_count = parse_positive_int(
-        "recommendation_top_products", dbt.config.get("recommendation_top_products", 50)
+        "recommendation_top_products", dbt.config.meta_get("recommendation_top_products", 50)
     )
     per_product = parse_positive_int(
-        "recommendations_per_product", dbt.config.get("recommendations_per_product", 5)
+        "recommendations_per_product", dbt.config.meta_get("recommendations_per_product", 5)
     )
     return product_recommendations(
         dbt.ref("association_rules"),

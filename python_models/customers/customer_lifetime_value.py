@@ -66,7 +66,8 @@ or the calibration fit's ``too_few_repeat_customers``, ``degenerate_fit`` or
 The purchase days are aggregated in Spark; only the per-customer summary (one row per
 customer, thousands of rows) is collected to the driver, where the models are fitted.
 
-Config keys (set in the model yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``clv_horizon_months``: CLV and prediction horizon in months (default 12).
 - ``clv_discount_rate_monthly``: monthly discount rate (default 0.01).
 - ``clv_holdout_days``: length of the holdout period in days (default 180).
@@ -706,10 +707,10 @@ def customer_lifetime_value(
 
 def model(dbt, session):
     settings = parse_settings(
-        dbt.config.get("clv_horizon_months", 12),
-        dbt.config.get("clv_discount_rate_monthly", 0.01),
-        dbt.config.get("clv_holdout_days", 180),
-        dbt.config.get("clv_min_repeat_customers", 50),
+        dbt.config.meta_get("clv_horizon_months", 12),
+        dbt.config.meta_get("clv_discount_rate_monthly", 0.01),
+        dbt.config.meta_get("clv_holdout_days", 180),
+        dbt.config.meta_get("clv_min_repeat_customers", 50),
     )
     customers = dbt.ref("customer_rfm_scores")
     sales_lines = dbt.ref("int_sales_lines_filtered")

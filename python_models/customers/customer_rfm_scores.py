@@ -6,7 +6,8 @@ bins are right-inclusive and the minimum falls in bin 1, i.e. ``bin = 1 + #{k : 
 When edges coincide (many equal values), pandas' ``qcut`` with labels raises; the formula is
 still defined and is what this model uses (some scores are then simply never given).
 
-Config keys (set in dbt_project.yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``rfm_reference_date``: "" (default) for the day after the last purchase date of the scored
   customers, so the latest buyers have recency 1; otherwise a ``yyyy-mm-dd`` date.
 """
@@ -139,7 +140,7 @@ def customer_rfm_scores(
 
 
 def model(dbt, session):
-    reference_date = parse_reference_date(dbt.config.get("rfm_reference_date", ""))
+    reference_date = parse_reference_date(dbt.config.meta_get("rfm_reference_date", ""))
     sales_lines = dbt.ref("int_sales_lines_filtered")
     segment_map = dbt.ref("rfm_segment_map")
     return customer_rfm_scores(sales_lines, segment_map, reference_date)

@@ -31,7 +31,8 @@ as slots free up, so the wait is that of the longest chain (about 30 jobs), not 
 them. Each fit is seeded and independent of the others, so the threads change the wall
 time, never the results.
 
-Config keys (set in the model yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``kmeans_k_min``, ``kmeans_k_max``: the range of k (defaults 2 and 8), 2 <= min <= max.
 - ``kmeans_seed``: the KMeans seed (default 42).
 
@@ -211,6 +212,8 @@ def usable_k_values(k_values: range, customers: int, points: int) -> range:
 
 
 def model(dbt, session):
-    k_values = parse_k_range(dbt.config.get("kmeans_k_min", 2), dbt.config.get("kmeans_k_max", 8))
-    seed = parse_seed(dbt.config.get("kmeans_seed", 42))
+    k_values = parse_k_range(
+        dbt.config.meta_get("kmeans_k_min", 2), dbt.config.meta_get("kmeans_k_max", 8)
+    )
+    seed = parse_seed(dbt.config.meta_get("kmeans_seed", 42))
     return kmeans_model_selection(dbt.ref("customer_rfm_scores"), k_values, seed)

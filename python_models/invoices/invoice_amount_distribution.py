@@ -5,7 +5,8 @@ false): count, min, max, mean, median, mode (the most frequent amount, the small
 ties) and the exact percentile of that population at ``outlier_percentile``. Both rows are
 always present; the statistics of an empty population are null.
 
-Config keys (set in dbt_project.yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``outlier_percentile``: the percentile, between 0 and 1 (default 0.85); the same value
   ``invoice_amounts`` used for its threshold.
 """
@@ -83,5 +84,5 @@ def amount_distribution(invoice_amounts: DataFrame, percentile: float) -> DataFr
 
 
 def model(dbt, session):
-    percentile = parse_percentile(dbt.config.get("outlier_percentile", 0.85))
+    percentile = parse_percentile(dbt.config.meta_get("outlier_percentile", 0.85))
     return amount_distribution(dbt.ref("invoice_amounts"), percentile)

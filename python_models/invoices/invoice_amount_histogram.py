@@ -7,7 +7,8 @@
 kept with a count of 0. If every non-outlier amount is equal (zero width), all of them are
 in bin 1; with no invoices at all the histogram has no rows.
 
-Config keys (set in dbt_project.yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``histogram_bins``: number of bins, a positive integer (default 40).
 """
 
@@ -85,5 +86,5 @@ def amount_histogram(invoice_amounts: DataFrame, bins: int) -> DataFrame:
 
 
 def model(dbt, session):
-    bins = parse_bins(dbt.config.get("histogram_bins", 40))
+    bins = parse_bins(dbt.config.meta_get("histogram_bins", 40))
     return amount_histogram(dbt.ref("invoice_amounts"), bins)

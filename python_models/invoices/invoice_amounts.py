@@ -5,7 +5,8 @@ threshold is the exact percentile (linear interpolation, Spark's ``percentile``,
 ``percentile_approx``) of the amounts of all invoices; an invoice is an outlier when its
 amount is strictly above it, so an invoice exactly at the threshold is not.
 
-Config keys (set in dbt_project.yml from project variables):
+Settings (``config.meta`` in the model yml next to this file, set from project variables;
+read with ``dbt.config.meta_get``):
 - ``outlier_percentile``: the percentile, between 0 and 1 (default 0.85).
 """
 
@@ -65,6 +66,6 @@ def invoice_amounts(sales_lines: DataFrame, percentile: float) -> DataFrame:
 
 
 def model(dbt, session):
-    percentile = parse_percentile(dbt.config.get("outlier_percentile", 0.85))
+    percentile = parse_percentile(dbt.config.meta_get("outlier_percentile", 0.85))
     sales_lines = dbt.ref("int_sales_lines_filtered")
     return invoice_amounts(sales_lines, percentile)

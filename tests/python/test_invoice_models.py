@@ -351,7 +351,7 @@ def test_yml_documents_every_column_with_its_type(spark):
 
 
 class FakeDbt:
-    """The slice of dbt's Python model object the models use: ref() and config.get()."""
+    """The slice of dbt's Python model object the models use: ref() and config.meta_get()."""
 
     def __init__(self, refs: dict, config: dict) -> None:
         self._refs = refs
@@ -361,7 +361,7 @@ class FakeDbt:
     def ref(self, name: str):
         return self._refs[name]
 
-    def get(self, key: str, default=None):
+    def meta_get(self, key: str, default=None):
         return self._config.get(key, default)
 
 
@@ -370,15 +370,15 @@ class FakeDbt:
     [
         (
             "python_models/invoices/invoice_amounts.py",
-            [("get", ["outlier_percentile", 0.85]), ("ref", ["int_sales_lines_filtered"])],
+            [("meta_get", ["outlier_percentile", 0.85]), ("ref", ["int_sales_lines_filtered"])],
         ),
         (
             "python_models/invoices/invoice_amount_distribution.py",
-            [("get", ["outlier_percentile", 0.85]), ("ref", ["invoice_amounts"])],
+            [("meta_get", ["outlier_percentile", 0.85]), ("ref", ["invoice_amounts"])],
         ),
         (
             "python_models/invoices/invoice_amount_histogram.py",
-            [("get", ["histogram_bins", 40]), ("ref", ["invoice_amounts"])],
+            [("meta_get", ["histogram_bins", 40]), ("ref", ["invoice_amounts"])],
         ),
     ],
 )

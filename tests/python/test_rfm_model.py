@@ -468,7 +468,7 @@ def test_yml_documents_every_column_with_its_type(spark, segment_map):
 
 
 class FakeDbt:
-    """The slice of dbt's Python model object the models use: ref() and config.get()."""
+    """The slice of dbt's Python model object the models use: ref() and config.meta_get()."""
 
     def __init__(self, refs: dict, config: dict) -> None:
         self._refs = refs
@@ -478,7 +478,7 @@ class FakeDbt:
     def ref(self, name: str):
         return self._refs[name]
 
-    def get(self, key: str, default=None):
+    def meta_get(self, key: str, default=None):
         return self._config.get(key, default)
 
 
@@ -488,7 +488,7 @@ class FakeDbt:
         (
             "python_models/customers/customer_rfm_scores.py",
             [
-                ("get", ["rfm_reference_date", ""]),
+                ("meta_get", ["rfm_reference_date", ""]),
                 ("ref", ["int_sales_lines_filtered"]),
                 ("ref", ["rfm_segment_map"]),
             ],
