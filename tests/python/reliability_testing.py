@@ -29,8 +29,8 @@ STACK_TRACE_MARKERS = ("Traceback (most recent call last)", "\tat org.", "Py4JJa
 # checksum of every table and view of the given schemas (rows: None for a view).
 STEPS = r"""
 import json, os, shutil, sys, time
-from lgs_analytics.paths import ProjectPaths
-from lgs_analytics.spark_session import get_session
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.spark_session import get_session
 
 request = json.loads(sys.argv[1])
 paths = ProjectPaths.discover()
@@ -422,7 +422,7 @@ def derby_catalog(state: Path) -> dict[str, CatalogEntry]:
     return entries
 
 
-def _local_path(location: str) -> Path:
+def local_path(location: str) -> Path:
     return Path(location.removeprefix("file:").replace("///", "/", 1))
 
 
@@ -465,7 +465,7 @@ def folder_content(
 
     import pyarrow.parquet as pq
 
-    folder = _local_path(location)
+    folder = local_path(location)
     if not folder.is_dir():
         raise FileNotFoundError(f"{location} does not exist")
     # The files a reader lists. Written files are never changed in place, so the same
