@@ -18,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -282,11 +281,10 @@ def _renderer() -> ModuleType:
 
 
 def _pins() -> dict[str, str]:
-    dependencies = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"][
-        "dependencies"
-    ]
-    pins = (re.fullmatch(r"([a-z-]+)(?:\[[a-z]+\])?==(.+)", dep) for dep in dependencies)
-    return {match.group(1): match.group(2) for match in pins if match}
+    """The versions of the default environment's lock (pyproject.toml states ranges)."""
+    lines = (PROJECT_ROOT / "requirements" / "lock.txt").read_text().splitlines()
+    pins = (re.fullmatch(r"([A-Za-z0-9_.-]+)==(.+)", line.strip()) for line in lines)
+    return {match.group(1).lower(): match.group(2) for match in pins if match}
 
 
 def test_job_definition_runs_dbt_build_on_the_databricks_target() -> None:
