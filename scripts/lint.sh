@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Blocking lint: ruff (lint + format), YAML syntax, secret scan, sqlfluff (dbt templater).
+# Blocking lint: ruff (lint + format), YAML syntax, secret scan (detect-secrets), sqlfluff
+# (dbt templater), documentation coverage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -12,7 +13,7 @@ echo "== ruff"
 echo "== yaml"
 "$BIN/python" -m lgs_analytics.lint_checks yaml
 
-echo "== secrets"
+echo "== secrets (detect-secrets against .secrets.baseline; tracked and new files)"
 "$BIN/python" -m lgs_analytics.lint_checks secrets
 
 echo "== sqlfluff (dbt templater, local profile)"

@@ -63,12 +63,13 @@ def _hive_site(folder: Path, **properties: str) -> Path:
 
 URL = "javax.jdo.option.ConnectionURL"
 USER = "javax.jdo.option.ConnectionUserName"
-PASSWORD = "javax.jdo.option.ConnectionPassword"
+PASSWORD = "javax.jdo.option.ConnectionPassword"  # pragma: allowlist secret (a key)
 
 
 def test_database_and_password_come_from_the_hive_site_on_the_driver_classpath(tmp_path):
     conf = _hive_site(
         tmp_path / "conf",
+        # pragma: allowlist nextline secret (a test password)
         **{URL: "jdbc:postgresql://127.0.0.1:55499/lgs_metastore", USER: "meta", PASSWORD: "s3"},
     )
     parameters = {"spark.driver.extraClassPath": f"{conf}:{tmp_path}/lib/postgresql.jar"}
