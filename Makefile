@@ -55,7 +55,7 @@ test-dbt111: bootstrap
 # state:modified+ against $$LGS_STATE_DIR/prod-state (or LGS_PROD_STATE), in the schemas of
 # LGS_CI_SCHEMA (default ci), deferring unchanged parents to the production tables.
 slim-ci: bootstrap
-	@$(BIN)/python -m lgs_analytics.slim_ci $(ARGS)
+	@$(BIN)/python -m lgs_analytics.devtools.slim_ci $(ARGS)
 
 lint: bootstrap
 	@bash scripts/lint.sh

@@ -20,10 +20,10 @@ from pathlib import Path
 import psutil
 
 try:
-    from lgs_analytics.generator import generate
+    from lgs_analytics.synthetic.generator import generate
 except ModuleNotFoundError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from lgs_analytics.generator import generate
+    from lgs_analytics.synthetic.generator import generate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -32,14 +32,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -56,14 +54,16 @@ from plain_beyond_marts import beyond_marts, growth_pct, project_vars  # noqa: E
 MART_SETS = ("all", "spec")
 
 try:
-    from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.raw_layout import RAW_CSV_OPTIONS
-    from lgs_analytics.spark_session import session_parameters
+    from lgs_analytics.devtools.python_models import load_python_model
+    from lgs_analytics.landing.raw_layout import RAW_CSV_OPTIONS
+    from lgs_analytics.runtime.paths import ProjectPaths
+    from lgs_analytics.runtime.spark_session import session_parameters
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
-    from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.raw_layout import RAW_CSV_OPTIONS
-    from lgs_analytics.spark_session import session_parameters
+    from lgs_analytics.devtools.python_models import load_python_model
+    from lgs_analytics.landing.raw_layout import RAW_CSV_OPTIONS
+    from lgs_analytics.runtime.paths import ProjectPaths
+    from lgs_analytics.runtime.spark_session import session_parameters
 
 RAW_SCHEMA = (
     "`Invoice` string, `StockCode` string, `Description` string, `Quantity` string, "
@@ -130,17 +130,6 @@ QUARANTINE_REASON = """
             and not customer_id_text rlike '^[0-9]+([.]0+)?$' then 'unparseable_customer_id'
     end
 """
-
-
-def load_python_model(relative_path: str) -> ModuleType:
-    """Import a dbt Python model file for its pure DataFrame functions."""
-    path = PROJECT_ROOT / relative_path
-    spec = importlib.util.spec_from_file_location("dbt_model_" + path.stem, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def spark_settings(target: str = "local") -> dict[str, str]:

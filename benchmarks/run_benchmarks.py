@@ -58,16 +58,16 @@ PROJECT_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))  # measure.py sits next to this file
 
 try:
-    from lgs_analytics.build import ensure_profile
-    from lgs_analytics.generator import GENERATOR_VERSION, generate
-    from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.spark_session import load_target, profile_drift
+    from lgs_analytics.runtime.build import ensure_profile
+    from lgs_analytics.runtime.paths import ProjectPaths
+    from lgs_analytics.runtime.spark_session import load_target, profile_drift
+    from lgs_analytics.synthetic.generator import GENERATOR_VERSION, generate
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
-    from lgs_analytics.build import ensure_profile
-    from lgs_analytics.generator import GENERATOR_VERSION, generate
-    from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.spark_session import load_target, profile_drift
+    from lgs_analytics.runtime.build import ensure_profile
+    from lgs_analytics.runtime.paths import ProjectPaths
+    from lgs_analytics.runtime.spark_session import load_target, profile_drift
+    from lgs_analytics.synthetic.generator import GENERATOR_VERSION, generate
 
 from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the path set above
 

@@ -33,7 +33,7 @@ fi
 
 echo "== documentation coverage (every node, column and macro described; dbt parse)"
 # The descriptions only: the comparison with the warehouse's columns needs a build
-# (`python -m lgs_analytics.docs_check` after `dbt docs generate`, an end-to-end test).
+# (`python -m lgs_analytics.devtools.docs_check` after `dbt docs generate`, an end-to-end test).
 "$BIN/dbt" parse --quiet --target local --profiles-dir . \
     --target-path "$LGS_STATE_DIR/docs-target" --log-path "$LGS_STATE_DIR/logs"
-"$BIN/python" -m lgs_analytics.docs_check --manifest-only --target-dir "$LGS_STATE_DIR/docs-target"
+"$BIN/python" -m lgs_analytics.devtools.docs_check --manifest-only --target-dir "$LGS_STATE_DIR/docs-target"

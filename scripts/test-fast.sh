@@ -23,6 +23,6 @@ step "build + dbt unit tests on ${FAST_ROWS:=3000} synthetic rows ($LGS_STATE_DI
 "$BIN/lgs" build --rows "$FAST_ROWS" --seed 7 --unit-tests --skip-docs --skip-report
 
 step "slim CI (state:modified+ against ${LGS_PROD_STATE:-$LGS_STATE_DIR/prod-state})"
-LGS_CI_SCHEMA="${LGS_CI_SCHEMA:-ci_fast}" "$BIN/python" -m lgs_analytics.slim_ci --drop-schemas
+LGS_CI_SCHEMA="${LGS_CI_SCHEMA:-ci_fast}" "$BIN/python" -m lgs_analytics.devtools.slim_ci --drop-schemas
 
 step "fast lane passed"

@@ -9,16 +9,16 @@ from pathlib import Path
 
 from lgs_analytics.cli_types import non_negative_int, port, positive_int, share
 from lgs_analytics.errors import UserError
-from lgs_analytics.export import LAYERS as EXPORT_LAYERS
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.export import LAYERS as EXPORT_LAYERS
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.spark_session import TARGET_ENV, default_target
 from lgs_analytics.services.cli import add_commands
-from lgs_analytics.spark_session import TARGET_ENV, default_target
 
 DEFAULT_ROWS = 1_067_371
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from lgs_analytics.build import main_job
+    from lgs_analytics.runtime.build import main_job
 
     return main_job(
         ProjectPaths.discover(),
@@ -34,7 +34,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from lgs_analytics.generator import generate
+    from lgs_analytics.synthetic.generator import generate
 
     if args.format != "csv" and args.malformed_share > 0:
         raise UserError("--malformed-share applies to CSV only: drop it or use --format csv.")
@@ -58,7 +58,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from lgs_analytics.importer import import_real
+    from lgs_analytics.landing.importer import import_real
 
     paths = ProjectPaths.discover()
     out = Path(args.out) if args.out else paths.raw
@@ -77,7 +77,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from lgs_analytics.export import export_tables
+    from lgs_analytics.runtime.export import export_tables
 
     written = export_tables(
         ProjectPaths.discover(), Path(args.out), args.tables, args.target, args.layers
@@ -90,7 +90,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_sql(args: argparse.Namespace) -> int:
     import json
 
-    from lgs_analytics.spark_session import get_session, query_failure
+    from lgs_analytics.runtime.spark_session import get_session, query_failure
 
     paths = ProjectPaths.discover()
     spark = get_session(paths, args.target, app_name="lgs-sql")
@@ -107,20 +107,20 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lgs_analytics.report import write_report
+    from lgs_analytics.report.loading import write_report
 
     print(write_report(ProjectPaths.discover(), target=args.target))
     return 0
 
 
 def _cmd_docs_serve(args: argparse.Namespace) -> int:
-    from lgs_analytics.docs_site import serve_docs
+    from lgs_analytics.runtime.docs_site import serve_docs
 
     return serve_docs(ProjectPaths.discover(), port=args.port)
 
 
 def _cmd_doctor(_: argparse.Namespace) -> int:
-    from lgs_analytics.environment import check_java
+    from lgs_analytics.runtime.environment import check_java
 
     print(f"Java {check_java()} found.")
     return 0
@@ -128,8 +128,8 @@ def _cmd_doctor(_: argparse.Namespace) -> int:
 
 def _cmd_jvm_archive(args: argparse.Namespace) -> int:
     from dbt.adapters.sparkplus.class_sharing import archive_path
-    from lgs_analytics.environment import check_java
-    from lgs_analytics.jvm_archive import ensure
+    from lgs_analytics.runtime.environment import check_java
+    from lgs_analytics.runtime.jvm_archive import ensure
 
     check_java()
     if archive_path() is None:
@@ -304,7 +304,7 @@ def _preflight(args: argparse.Namespace) -> None:
     target = getattr(args, "target", None)
     if target is None:
         return
-    from lgs_analytics.spark_session import check_services_available, check_target
+    from lgs_analytics.runtime.spark_session import check_services_available, check_target
 
     paths = ProjectPaths.discover()
     output = check_target(paths, target)
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 def _stop_spark() -> None:
     """Stop a JVM this process started, so that the error is the last line on stderr."""
     if "pyspark" in sys.modules:
-        from lgs_analytics.spark_session import stop_spark
+        from lgs_analytics.runtime.spark_session import stop_spark
 
         stop_spark()
 

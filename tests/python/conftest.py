@@ -29,7 +29,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Every Spark driver JVM of the suite maps the class archive (written once, ~1 min):
     each starts about 5 s sooner, and the suite starts dozens of them."""
     from dbt.adapters.sparkplus.class_sharing import share_classes
-    from lgs_analytics.jvm_archive import ensure
+    from lgs_analytics.runtime.jvm_archive import ensure
 
     if ensure(quiet=True) is not None:
         share_classes(os.environ)

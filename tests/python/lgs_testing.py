@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
+
+# The tests import load_python_model from here.
+from lgs_analytics.devtools.python_models import load_python_model  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOG4J = PROJECT_ROOT / "conf" / "log4j2.properties"
@@ -34,16 +35,6 @@ def environ_without_lgs() -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith("LGS_") or key in SUITE_SETTINGS
     }
-
-
-def load_python_model(relative_path: str) -> ModuleType:
-    """Import a dbt Python model file (python_models/...) as a module for unit tests."""
-    path = PROJECT_ROOT / relative_path
-    spec = importlib.util.spec_from_file_location("dbt_model_" + path.stem, path)
-    assert spec and spec.loader, f"cannot load {path}"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def closing_line(state: Path) -> str:

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from lgs_analytics.build import (
+from lgs_analytics.runtime.build import (
     ensure_profile,
     fingerprint,
     is_up_to_date,
     main_job,
     record_success,
 )
-from lgs_analytics.environment import MissingRequirementError, check_java, parse_java_major
-from lgs_analytics.paths import ProjectPaths
-from lgs_analytics.spark_session import profile_drift
+from lgs_analytics.runtime.environment import MissingRequirementError, check_java, parse_java_major
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.spark_session import profile_drift
 
 
 def fake_jdk(tmp_path: Path, version_line: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from lgs_analytics.build import PRODUCTION_STATE
+from lgs_analytics.runtime.build import PRODUCTION_STATE
 from lgs_testing import PROJECT_ROOT
 
 WORKFLOW = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "ci.yml").read_text())

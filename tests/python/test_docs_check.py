@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lgs_analytics.docs_check import check_docs, main
+from lgs_analytics.devtools.docs_check import check_docs, main
 
 PROJECT = "lgs_analytics"
 

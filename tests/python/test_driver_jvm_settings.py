@@ -17,7 +17,7 @@ from lgs_testing import PROJECT_ROOT, environ_without_lgs
 PROBE = textwrap.dedent(
     """
     import json
-    from lgs_analytics.spark_session import get_session
+    from lgs_analytics.runtime.spark_session import get_session
 
     spark = get_session(app_name="lgs-jvm-probe")
     beans = spark._jvm.java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()

@@ -20,9 +20,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from lgs_analytics.generator import generate, plan_slices
-from lgs_analytics.raw_layout import CSV_HEADER, RAW_COLUMNS, is_service_code
-from lgs_analytics.trading_calendar import build_calendar
+from lgs_analytics.landing.raw_layout import CSV_HEADER, RAW_COLUMNS, is_service_code
+from lgs_analytics.synthetic.generator import generate, plan_slices
+from lgs_analytics.synthetic.trading_calendar import build_calendar
 
 DEFAULT_ROWS = 1_067_371
 KINDS = (

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from lgs_analytics.errors import UserError
-from lgs_analytics.generator import generate
-from lgs_analytics.importer import import_real
-from lgs_analytics.raw_layout import LEGACY_COLUMNS, RAW_COLUMNS
+from lgs_analytics.landing.importer import import_real
+from lgs_analytics.landing.raw_layout import LEGACY_COLUMNS, RAW_COLUMNS
+from lgs_analytics.synthetic.generator import generate
 
 # Hand-made rows with the real data's awkward cases: quoting, trailing blanks, missing
 # description and customer, cancellations, a bad-debt adjustment, a 3-decimal price,

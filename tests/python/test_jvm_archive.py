@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dbt.adapters.sparkplus.class_sharing import archive_path, share_classes, without_cds
-from lgs_analytics.jvm_archive import ensure
+from lgs_analytics.runtime.jvm_archive import ensure
 from reliability_testing import lgs
 
 SPARK_CONTEXT = "org.apache.spark.SparkContext "

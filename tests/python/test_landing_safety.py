@@ -22,15 +22,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lgs_analytics import importer
-from lgs_analytics.build import ensure_raw_data, main_job
 from lgs_analytics.cli import _cmd_import
 from lgs_analytics.errors import UserError
-from lgs_analytics.generator import generate
-from lgs_analytics.importer import import_real, recover_interrupted_import
-from lgs_analytics.part_writer import CsvPartWriter
-from lgs_analytics.paths import ProjectPaths
-from lgs_analytics.raw_layout import RAW_COLUMNS
+from lgs_analytics.landing import importer
+from lgs_analytics.landing.importer import import_real, recover_interrupted_import
+from lgs_analytics.landing.part_writer import CsvPartWriter
+from lgs_analytics.landing.raw_layout import RAW_COLUMNS
+from lgs_analytics.runtime.build import ensure_raw_data, main_job
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.synthetic.generator import generate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -512,7 +512,7 @@ def main_job_project(tmp_path: Path, monkeypatch) -> ProjectPaths:
 
 def test_the_main_job_says_synthetic_on_its_first_line(tmp_path, monkeypatch, capsys):
     paths = main_job_project(tmp_path, monkeypatch)
-    monkeypatch.setattr("lgs_analytics.build.run_dbt", lambda *_args: False)  # stop there
+    monkeypatch.setattr("lgs_analytics.runtime.build.run_dbt", lambda *_args: False)  # stop there
     assert main_job(paths, rows=100, seed=5) == 1
     first = capsys.readouterr().out.splitlines()[0]
     assert first.startswith(f"No data has landed in {paths.raw}: generating 100 synthetic rows")

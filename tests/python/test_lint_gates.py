@@ -50,10 +50,10 @@ def test_yaml_check_reports_syntax_errors_and_passes_clean_files(tmp_path: Path)
 
 
 def test_docs_gate_of_make_lint_fails_on_a_missing_description(tmp_path: Path) -> None:
-    from lgs_analytics.docs_check import main
+    from lgs_analytics.devtools.docs_check import main
 
     lint = (PROJECT_ROOT / "scripts" / "lint.sh").read_text()
-    assert "-m lgs_analytics.docs_check --manifest-only" in lint
+    assert "-m lgs_analytics.devtools.docs_check --manifest-only" in lint
     model = {
         "resource_type": "model",
         "package_name": "lgs_analytics",

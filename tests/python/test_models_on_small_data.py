@@ -76,8 +76,8 @@ HOLDOUT_REASONS = {
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory) -> pd.DataFrame:
     """Sales lines of the first POOL_ROWS raw rows of the default generated data."""
-    from lgs_analytics.generator import generate
     from lgs_analytics.reference.cleansing import cleanse, load_raw_lines
+    from lgs_analytics.synthetic.generator import generate
 
     work = tmp_path_factory.mktemp("small-data")
     generate(work / "full", seed=42, progress=False)

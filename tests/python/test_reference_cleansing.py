@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lgs_analytics.raw_layout import RAW_COLUMNS, RAW_CSV_OPTIONS
+from lgs_analytics.landing.raw_layout import RAW_COLUMNS, RAW_CSV_OPTIONS
 from lgs_analytics.reference import marts
 from lgs_analytics.reference.cleansing import (
     QUARANTINE_REASONS,

@@ -14,20 +14,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from lgs_analytics import report
-from lgs_analytics.report import (
-    CHARTS,
-    DATA_FILE,
-    MONTHLY_SALES,
-    TableSpec,
-    display_value,
-    frame_rows,
-    json_value,
-    load_frame,
-    load_frames,
-    render_report,
-    table_specs,
-)
+from lgs_analytics.report import charts, loading, tables
+from lgs_analytics.report.charts import CHARTS, table_specs
+from lgs_analytics.report.loading import load_frame, load_frames
+from lgs_analytics.report.page import DATA_FILE, render_report
+from lgs_analytics.report.tables import MONTHLY_SALES, TableSpec
+from lgs_analytics.report.values import display_value, frame_rows, json_value
 
 MONTHS = [202309, 202310, 202311, 202312]
 MONTH_STARTS = [
@@ -474,11 +466,11 @@ def test_load_frame_refuses_tables_that_are_not_small(
         "report_bins"
     )
     spec = TableSpec("bins", ("bin_index",), ("bin_index",))
-    monkeypatch.setattr(report, "MAX_COLLECT_ROWS", 10)
+    monkeypatch.setattr(loading, "MAX_COLLECT_ROWS", 10)
 
     with pytest.raises(ValueError, match="only collects small aggregated marts"):
         load_frame(spark, "global_temp.report_bins", spec)
-    monkeypatch.setattr(report, "MAX_COLLECT_ROWS", 11)
+    monkeypatch.setattr(loading, "MAX_COLLECT_ROWS", 11)
     assert len(load_frame(spark, "global_temp.report_bins", spec)) == 11
 
 
@@ -544,16 +536,16 @@ def test_rule_labels_prefer_descriptions_and_stay_short() -> None:
         "antecedent_description": "GREEN REGENCY TEACUP AND SAUCER",
         "consequent_description": "PINK REGENCY TEACUP AND SAUCER",
     }
-    assert report.rule_label(described) == (
+    assert charts.rule_label(described) == (
         "GREEN REGENCY TEACUP AND SAUCER → PINK REGENCY TEACUP AND SAUCER"
     )
     # Without a description the codes stand in.
-    assert report.rule_label({**described, "antecedent_description": None}) == (
+    assert charts.rule_label({**described, "antecedent_description": None}) == (
         "22697 → PINK REGENCY TEACUP AND SAUCER"
     )
-    short = report.rule_label(described, width=20)
+    short = charts.rule_label(described, width=20)
     assert len(short) == 20 and short.endswith("…")
-    assert report.shorten(None, 5) == ""
+    assert charts.shorten(None, 5) == ""
 
 
 def test_load_frame_keeps_the_top_rows_of_a_limited_spec(
@@ -564,10 +556,10 @@ def test_load_frame_keeps_the_top_rows_of_a_limited_spec(
     ).createOrReplaceGlobalTempView("report_rules")
     spec = TableSpec("rules", ("rule_rank", "lift"), ("rule_rank",), limit=5)
     # The limit applies before the size guard: a big ranking is fine, its top is small.
-    monkeypatch.setattr(report, "MAX_COLLECT_ROWS", 10)
+    monkeypatch.setattr(loading, "MAX_COLLECT_ROWS", 10)
 
     frame = load_frame(spark, "global_temp.report_rules", spec)
 
     assert list(frame["rule_rank"]) == [1, 2, 3, 4, 5]
     assert list(frame["lift"]) == [29.0, 28.0, 27.0, 26.0, 25.0]
-    assert report.ASSOCIATION_RULES.limit == report.TOP_RULES
+    assert tables.ASSOCIATION_RULES.limit == tables.TOP_RULES

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lgs_analytics.paths import ProjectPaths
-from lgs_analytics.spark_session import load_target
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.spark_session import load_target
 from lgs_testing import PROJECT_ROOT
 from offline_dbt import offline_env, parsed_manifest
 

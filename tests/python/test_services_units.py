@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from lgs_analytics.cli import main
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.spark_session import load_target
 from lgs_analytics.services import cluster, metastore, thrift
 from lgs_analytics.services.process import (
     LOOPBACK,
@@ -37,7 +38,6 @@ from lgs_analytics.services.process import (
     stop_process,
     wait_until,
 )
-from lgs_analytics.spark_session import load_target
 from lgs_testing import PROJECT_ROOT
 
 # -- configuration rendering ---------------------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lgs_analytics import slim_ci
-from lgs_analytics.build import keep_production_state
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.devtools import slim_ci
+from lgs_analytics.runtime.build import keep_production_state
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_testing import PROJECT_ROOT
 
 

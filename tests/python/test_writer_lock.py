@@ -33,7 +33,7 @@ from dbt.adapters.sparkplus.writer_lock import (
     metastore_database,
     writes_catalog,
 )
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services import metastore
 from lgs_analytics.services.process import free_ports
 from lgs_testing import PROJECT_ROOT

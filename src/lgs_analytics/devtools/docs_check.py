@@ -8,7 +8,7 @@ warehouse holds) written by `dbt docs generate`, and reports, one line per probl
 - a column documented in yml that the relation does not have (docs that drifted);
 - a column the relation has that the yml does not document.
 
-Run it after `dbt docs generate`: ``python -m lgs_analytics.docs_check`` exits 0 when
+Run it after `dbt docs generate`: ``python -m lgs_analytics.devtools.docs_check`` exits 0 when
 everything is documented, 1 with the problems otherwise, 2 when the artifacts are missing.
 ``--manifest-only`` checks the descriptions alone from a `dbt parse` manifest, with no
 warehouse: the gate of `make lint` (scripts/lint.sh).
@@ -151,7 +151,7 @@ def _load(path: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Print one line per documentation problem; 0 when none, 1 when some, 2 when no artifacts."""
     parser = argparse.ArgumentParser(
-        prog="python -m lgs_analytics.docs_check",
+        prog="python -m lgs_analytics.devtools.docs_check",
         description="Fail when a model, seed, source, macro or column is undocumented.",
     )
     parser.add_argument(
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     target_dir = args.target_dir
     if target_dir is None:
-        from lgs_analytics.paths import ProjectPaths
+        from lgs_analytics.runtime.paths import ProjectPaths
 
         target_dir = ProjectPaths.discover().target
     manifest_path = target_dir / "manifest.json"

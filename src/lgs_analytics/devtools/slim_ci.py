@@ -1,7 +1,7 @@
 """Slim CI (`make slim-ci`): build and test only what a change modified, and everything
 downstream of it, in the CI schemas.
 
-    LGS_CI_SCHEMA=ci_pr_123 .venv/bin/python -m lgs_analytics.slim_ci [--target ci]
+    LGS_CI_SCHEMA=ci_pr_123 .venv/bin/python -m lgs_analytics.devtools.slim_ci [--target ci]
         [--state <folder with the production manifest.json>] [--drop-schemas]
 
 `dbt build --selector slim_ci` (selectors.yml: `state:modified+`) compares the project with
@@ -26,9 +26,14 @@ from pathlib import Path
 
 import yaml
 
-from lgs_analytics.build import PRODUCTION_STATE, ensure_profile, prepare_environment, run_dbt
 from lgs_analytics.errors import UserError
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.build import (
+    PRODUCTION_STATE,
+    ensure_profile,
+    prepare_environment,
+    run_dbt,
+)
+from lgs_analytics.runtime.paths import ProjectPaths
 
 CI_TARGET_PATH = "ci-target"
 # What a slim-CI run reports: the nodes built or tested, not dbt's hooks.
@@ -103,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
         state = production_state(paths, args.state)
         if ensure_profile(paths):
             print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
-        from lgs_analytics.spark_session import UnknownTargetError, check_target, session_targets
+        from lgs_analytics.runtime.spark_session import (
+            UnknownTargetError,
+            check_target,
+            session_targets,
+        )
 
         try:
             check_target(paths, args.target)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from lgs_analytics.errors import UserError
-from lgs_analytics.raw_layout import MANIFEST_NAME
+from lgs_analytics.landing.raw_layout import MANIFEST_NAME
 
 HISTORY_NAME = "landing_history.json"
 LEDGER_KIND = "import_ledger"

@@ -62,7 +62,7 @@ import pandas as pd
 import pyarrow as pa
 
 from lgs_analytics.errors import UserError
-from lgs_analytics.landing import (
+from lgs_analytics.landing.folders import (
     IMPORTED,
     LEDGER_KIND,
     SYNTHETIC,
@@ -73,15 +73,15 @@ from lgs_analytics.landing import (
     utc_now,
     write_json,
 )
-from lgs_analytics.part_writer import CsvPartWriter
-from lgs_analytics.raw_layout import (
+from lgs_analytics.landing.part_writer import CsvPartWriter
+from lgs_analytics.landing.raw_layout import (
     DATE_FORMAT,
     LEGACY_COLUMNS,
     LEGACY_DATE_FORMAT,
     MANIFEST_NAME,
     RAW_COLUMNS,
 )
-from lgs_analytics.raw_text import join_csv_fields, line_blocks
+from lgs_analytics.synthetic.raw_text import join_csv_fields, line_blocks
 
 ONLINE_RETAIL_II = "online_retail_ii"
 ONLINE_RETAIL = "online_retail"

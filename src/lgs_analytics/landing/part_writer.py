@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lgs_analytics.raw_layout import CSV_HEADER, part_file_name
+from lgs_analytics.landing.raw_layout import CSV_HEADER, part_file_name
 
 
 class CsvPartWriter:

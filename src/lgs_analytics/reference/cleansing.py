@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lgs_analytics.raw_layout import RAW_COLUMNS
+from lgs_analytics.landing.raw_layout import RAW_COLUMNS
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SERVICE_CODES_SEED = PROJECT_ROOT / "seeds" / "service_stock_codes.csv"

@@ -1,30 +1,14 @@
-"""The analytics report: PNG charts of the marts and one self-contained HTML page.
+"""The report's charts: each a pure function that draws mart frames on a matplotlib Figure.
 
-Two halves, kept apart so that the rendering can be tested without Spark:
-
-- loading (`load_frames`, `write_report`) reads the small aggregated mart tables through the
-  dbt target's SparkSession and turns each into a pandas frame;
-- rendering (`render_report` and the `draw_*` functions) takes pandas frames and writes the
-  PNG charts, `report_data.json` (exactly the rows plotted, as read) and `index.html` (the
-  charts embedded as data URIs, the numbers in HTML tables, no external CSS, JS or fonts).
-
-A chart whose table does not exist (not built yet) or is empty is skipped with a visible note
-in the page and in `report_data.json`, never silently.
+`CHARTS` lists them in page order, each with its title, description and the tables it
+needs (`table_specs` collects those, once each). Frames in, drawing out: no Spark here.
 """
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import html
-import json
 import math
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,14 +16,23 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from lgs_analytics.paths import ProjectPaths
-
-# Every table the report reads is an aggregate with one row per month, segment or bin; a
-# table above this size is not one, and collecting it to the driver would be a mistake.
-MAX_COLLECT_ROWS = 5_000
-DATA_FILE = "report_data.json"
-INDEX_FILE = "index.html"
-PNG_DPI = 110
+from lgs_analytics.report.tables import (
+    ASSOCIATION_RULES,
+    CLV_MODEL_EVALUATION,
+    CLV_TIER_SUMMARY,
+    INVOICE_AMOUNT_DISTRIBUTION,
+    INVOICE_AMOUNT_HISTOGRAM,
+    KMEANS_CLUSTER_PROFILES,
+    KMEANS_MODEL_SELECTION,
+    MONTHLY_ACTIVE_USERS,
+    MONTHLY_NEW_EXISTING_USERS,
+    MONTHLY_ORDERS,
+    MONTHLY_SALES,
+    RFM_SEGMENT_SUMMARY,
+    SKU_TREND_RANKINGS,
+    TableSpec,
+)
+from lgs_analytics.report.values import display_value, json_value, month_label, partial_mask
 
 SALES_COLOR = "#1f6f8b"
 GROWTH_COLOR = "#e07a1f"
@@ -50,19 +43,6 @@ NEW_COLOR = "#f4a261"
 MAU_COLOR = "#1d3557"
 PARTIAL_HATCH = "///"
 PARTIAL_ALPHA = 0.45
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A mart table the report reads: the columns it shows, in display order.
-
-    `limit` keeps only the first rows in `order_by` order (the top of a ranking).
-    """
-
-    table: str
-    columns: tuple[str, ...]
-    order_by: tuple[str, ...]
-    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,256 +57,9 @@ class ChartSpec:
     height: float = 4.8
 
 
-MONTHLY_SALES = TableSpec(
-    "monthly_sales",
-    (
-        "year_month",
-        "month_start",
-        "sales_amount",
-        "previous_sales_amount",
-        "sales_growth_pct",
-        "sales_lines",
-        "is_partial_month",
-    ),
-    ("year_month",),
-)
-MONTHLY_ORDERS = TableSpec(
-    "monthly_orders",
-    (
-        "year_month",
-        "month_start",
-        "placed_orders",
-        "cancelled_orders",
-        "cancellation_rate_pct",
-        "is_partial_month",
-    ),
-    ("year_month",),
-)
-MONTHLY_NEW_EXISTING_USERS = TableSpec(
-    "monthly_new_existing_users",
-    (
-        "year_month",
-        "month_start",
-        "new_users",
-        "existing_users",
-        "active_users",
-        "new_user_share_pct",
-        "is_partial_month",
-    ),
-    ("year_month",),
-)
-MONTHLY_ACTIVE_USERS = TableSpec(
-    "monthly_active_users",
-    ("year_month", "month_start", "active_users", "is_partial_month"),
-    ("year_month",),
-)
-RFM_SEGMENT_SUMMARY = TableSpec(
-    "rfm_segment_summary",
-    (
-        "segment_rank",
-        "segment",
-        "description",
-        "customers",
-        "customer_share_pct",
-        "revenue",
-        "revenue_share_pct",
-        "avg_recency_days",
-        "avg_frequency",
-        "avg_monetary",
-    ),
-    ("segment_rank",),
-)
-INVOICE_AMOUNT_HISTOGRAM = TableSpec(
-    "invoice_amount_histogram",
-    ("bin_index", "bin_lower", "bin_upper", "invoice_count", "share_pct"),
-    ("bin_index",),
-)
-INVOICE_AMOUNT_DISTRIBUTION = TableSpec(
-    "invoice_amount_distribution",
-    (
-        "population",
-        "invoice_count",
-        "min_amount",
-        "max_amount",
-        "mean_amount",
-        "median_amount",
-        "mode_amount",
-        "p85_amount",
-        "percentile",
-    ),
-    ("population",),
-)
-
-CLV_TIER_SUMMARY = TableSpec(
-    "clv_tier_summary",
-    (
-        "tier_order",
-        "clv_tier",
-        "customers",
-        "customer_share_pct",
-        "total_clv",
-        "clv_share_pct",
-        "avg_clv",
-        "min_clv",
-        "max_clv",
-        "avg_predicted_purchases",
-        "avg_probability_alive",
-    ),
-    ("tier_order",),
-)
-CLV_MODEL_EVALUATION = TableSpec(
-    "clv_model_evaluation",
-    (
-        "bucket_order",
-        "frequency_bucket",
-        "customers",
-        "predicted_purchases",
-        "actual_purchases",
-        "avg_predicted_purchases",
-        "avg_actual_purchases",
-        "mae_purchases",
-        "error_pct",
-        "holdout_days",
-        "calibration_end_date",
-        "observation_end_date",
-    ),
-    ("bucket_order",),
-)
-KMEANS_MODEL_SELECTION = TableSpec(
-    "kmeans_model_selection",
-    (
-        "k",
-        "silhouette",
-        "within_cluster_sse",
-        "smallest_cluster_customers",
-        "iterations",
-        "is_chosen",
-    ),
-    ("k",),
-)
-KMEANS_CLUSTER_PROFILES = TableSpec(
-    "kmeans_cluster_profiles",
-    (
-        "cluster_id",
-        "segment_rank",
-        "segment",
-        "customers",
-        "share_of_cluster_pct",
-        "cluster_customers",
-        "cluster_share_pct",
-        "avg_recency_days",
-        "avg_frequency",
-        "avg_monetary",
-        "dominant_segment",
-    ),
-    ("cluster_id", "segment_rank"),
-)
-SKU_TREND_RANKINGS = TableSpec(
-    "sku_trend_rankings",
-    (
-        "trend_direction",
-        "trend_rank",
-        "stock_code",
-        "description",
-        "previous_revenue",
-        "recent_revenue",
-        "revenue_change",
-        "revenue_growth_pct",
-        "window_months",
-        "previous_window_start_date",
-        "recent_window_end_date",
-    ),
-    ("trend_direction", "trend_rank"),
-)
-# The top of the ranking only: the table keeps up to `fpgrowth_max_rules` rules.
-TOP_RULES = 15
-ASSOCIATION_RULES = TableSpec(
-    "association_rules",
-    (
-        "rule_rank",
-        "antecedent",
-        "consequent",
-        "antecedent_description",
-        "consequent_description",
-        "support",
-        "confidence",
-        "lift",
-        "rule_baskets",
-        "total_baskets",
-    ),
-    ("rule_rank",),
-    limit=TOP_RULES,
-)
-
-
-# ---------------------------------------------------------------------------------------
-# Values: one conversion for JSON, HTML attributes and display
-# ---------------------------------------------------------------------------------------
-
-
-def json_value(value: Any) -> Any:
-    """A table value as plain JSON: numbers stay numbers, nulls (None, NaN, NaT) become null.
-
-    Decimals become floats (JSON has one number type); dates and timestamps ISO strings.
-    """
-    if value is None or value is pd.NaT or value is pd.NA:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, Decimal):
-        return None if value.is_nan() else float(value)
-    if isinstance(value, float | np.floating):
-        return None if math.isnan(value) else float(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, np.datetime64):
-        return None if np.isnat(value) else pd.Timestamp(value).isoformat()
-    return str(value)
-
-
-def display_value(value: Any) -> str:
-    """A table value as shown in the HTML tables: thousands separators, 2 decimals."""
-    plain = json_value(value)
-    if plain is None:
-        return "–"
-    if isinstance(plain, bool):
-        return "yes" if plain else "no"
-    if isinstance(plain, int):
-        return f"{plain:,}"
-    if isinstance(plain, float):
-        return f"{plain:,.2f}"
-    return plain
-
-
-def frame_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The frame's rows as JSON-ready dicts, in the frame's row and column order."""
-    columns = list(frame.columns)
-    return [
-        {column: json_value(value) for column, value in zip(columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
-
-
-def month_label(year_month: Any) -> str:
-    """`201012` → `2010-12`."""
-    number = int(year_month)
-    return f"{number // 100}-{number % 100:02d}"
-
-
 def _floats(series: pd.Series) -> np.ndarray:
     """Numbers for plotting (Decimals, ints, nulls) as floats with NaN for null."""
     return np.array([math.nan if json_value(v) is None else float(v) for v in series], float)
-
-
-def _partial_mask(frame: pd.DataFrame) -> np.ndarray:
-    return np.array([bool(json_value(v)) for v in frame["is_partial_month"]], bool)
-
-
-# ---------------------------------------------------------------------------------------
-# Charts (pure: frames in, drawing on a matplotlib Figure out)
-# ---------------------------------------------------------------------------------------
 
 
 def _month_axis(ax, frame: pd.DataFrame) -> np.ndarray:
@@ -334,7 +67,7 @@ def _month_axis(ax, frame: pd.DataFrame) -> np.ndarray:
     positions = np.arange(len(frame))
     labels = [
         month_label(ym) + ("*" if partial else "")
-        for ym, partial in zip(frame["year_month"], _partial_mask(frame), strict=True)
+        for ym, partial in zip(frame["year_month"], partial_mask(frame), strict=True)
     ]
     ax.set_xticks(positions)
     ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
@@ -365,7 +98,7 @@ def draw_monthly_sales(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None:
     frame = frames["monthly_sales"]
     ax = fig.add_subplot()
     positions = _month_axis(ax, frame)
-    partial = _partial_mask(frame)
+    partial = partial_mask(frame)
     bars = ax.bar(positions, _floats(frame["sales_amount"]), color=SALES_COLOR, label="Sales")
     _flag_partial_bars(bars, partial)
     ax.set_ylabel("Sales (GBP)")
@@ -402,7 +135,7 @@ def draw_monthly_orders(fig: Figure, frames: Mapping[str, pd.DataFrame]) -> None
     frame = frames["monthly_orders"]
     ax = fig.add_subplot()
     positions = _month_axis(ax, frame)
-    partial = _partial_mask(frame)
+    partial = partial_mask(frame)
     width = 0.4
     placed = ax.bar(
         positions - width / 2,
@@ -432,7 +165,7 @@ def draw_monthly_active_users(fig: Figure, frames: Mapping[str, pd.DataFrame]) -
     active = frames["monthly_active_users"]
     ax = fig.add_subplot()
     positions = _month_axis(ax, split)
-    partial = _partial_mask(split)
+    partial = partial_mask(split)
     existing = _floats(split["existing_users"])
     new = _floats(split["new_users"])
     existing_bars = ax.bar(positions, existing, color=EXISTING_COLOR, label="Existing users")
@@ -957,278 +690,3 @@ def table_specs(charts: Sequence[ChartSpec] = CHARTS) -> list[TableSpec]:
         for spec in chart.tables:
             seen.setdefault(spec.table, spec)
     return list(seen.values())
-
-
-# ---------------------------------------------------------------------------------------
-# Page
-# ---------------------------------------------------------------------------------------
-
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
-       margin: 0 auto; max-width: 1240px; padding: 24px; color: #1d2730; }
-h1 { margin-bottom: 4px; }
-.meta { color: #5a6672; margin-top: 0; }
-.banner { background: #fff4e5; border-left: 4px solid #e07a1f; padding: 10px 14px; }
-.note.missing { background: #fdecee; border-left: 4px solid #d1495b; padding: 10px 14px; }
-section { margin: 36px 0; }
-img { max-width: 100%; height: auto; border: 1px solid #e3e7eb; }
-table { border-collapse: collapse; font-size: 13px; margin: 12px 0; }
-caption { text-align: left; font-weight: 600; padding: 4px 0; }
-th, td { border-bottom: 1px solid #e3e7eb; padding: 3px 10px; }
-th { background: #f3f5f7; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.partial td { background: #fff4e5; }
-.badge { background: #e07a1f; color: white; border-radius: 3px; font-size: 11px;
-         padding: 0 5px; margin-left: 6px; }
-code { background: #f3f5f7; padding: 0 3px; }
-details summary { cursor: pointer; color: #1f6f8b; }
-"""
-
-
-def _html_table(frame: pd.DataFrame, relation: str) -> str:
-    """The rows as read, every value also in `data-value` (its exact JSON value)."""
-    has_partial = "is_partial_month" in frame.columns
-    header = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
-    body = []
-    for row in frame_rows(frame):
-        partial = has_partial and bool(row["is_partial_month"])
-        cells = []
-        for column, value in row.items():
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            text = html.escape(display_value(value))
-            if column == "year_month" and value is not None:
-                text = html.escape(month_label(value))
-                if partial:
-                    text += '<span class="badge">partial</span>'
-            cells.append(
-                f'<td class="{"num" if numeric else "text"}" data-column="{html.escape(column)}"'
-                f' data-value="{html.escape(json.dumps(value))}">{text}</td>'
-            )
-        row_class = ' class="partial" data-partial="true"' if partial else ""
-        body.append(f"<tr{row_class}>{''.join(cells)}</tr>")
-    return (
-        f'<table data-relation="{html.escape(relation)}"><caption><code>'
-        f"{html.escape(relation)}</code></caption><thead><tr>{header}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
-
-
-def _partial_months(frames: Mapping[str, pd.DataFrame | None]) -> list[str]:
-    months: set[str] = set()
-    for frame in frames.values():
-        if frame is not None and {"is_partial_month", "year_month"} <= set(frame.columns):
-            flagged = frame[_partial_mask(frame)]
-            months.update(month_label(ym) for ym in flagged["year_month"])
-    return sorted(months)
-
-
-def _data_range(frames: Mapping[str, pd.DataFrame | None]) -> str | None:
-    sales = frames.get("monthly_sales")
-    if sales is None or sales.empty:
-        return None
-    months = sorted(int(ym) for ym in sales["year_month"])
-    return f"{month_label(months[0])} to {month_label(months[-1])} ({len(months)} months)"
-
-
-def _page(
-    sections: list[str],
-    frames: Mapping[str, pd.DataFrame | None],
-    generated_at: str,
-    target: str,
-) -> str:
-    meta = (
-        f"Generated {html.escape(generated_at)} from dbt target <code>{html.escape(target)}</code>"
-    )
-    data_range = _data_range(frames)
-    if data_range:
-        meta += f"; data from {html.escape(data_range)}"
-    partial = _partial_months(frames)
-    banner = (
-        f'<p class="banner" id="partial-month">Partial month: {", ".join(partial)}. The data '
-        "ends before the month does, so its totals (hatched bars, <code>*</code> on the axis, "
-        "highlighted rows) are not comparable with full months.</p>"
-        if partial
-        else ""
-    )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<title>London Gift Shop: retail analytics report</title>"
-        f"<style>{STYLE}</style></head><body>"
-        "<h1>London Gift Shop: retail analytics report</h1>"
-        f'<p class="meta">{meta}.</p>{banner}{"".join(sections)}</body></html>\n'
-    )
-
-
-def _missing_reason(
-    chart: ChartSpec, frames: Mapping[str, pd.DataFrame | None], relations: Mapping[str, str]
-) -> list[str]:
-    reasons = []
-    for spec in chart.tables:
-        frame = frames.get(spec.table)
-        relation = relations.get(spec.table, spec.table)
-        if frame is None:
-            reasons.append(f"table {relation} does not exist")
-        elif frame.empty:
-            reasons.append(f"table {relation} is empty")
-    return reasons
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Readers (a browser, a test) never see a half-written file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def render_chart(chart: ChartSpec, frames: Mapping[str, pd.DataFrame], path: Path) -> Path:
-    """Draw one chart into a PNG file."""
-    figure = Figure(figsize=(11, chart.height), layout="constrained")
-    chart.draw(figure, frames)
-    # No software/version metadata: the same data gives the same bytes.
-    figure.savefig(path, format="png", dpi=PNG_DPI, metadata={"Software": None})
-    return path
-
-
-def render_report(
-    frames: Mapping[str, pd.DataFrame | None],
-    out_dir: Path,
-    *,
-    relations: Mapping[str, str] | None = None,
-    target: str = "local",
-    generated_at: str | None = None,
-    charts: Sequence[ChartSpec] = CHARTS,
-) -> Path:
-    """Write the charts, report_data.json and index.html into `out_dir`; the index's path.
-
-    `frames` maps a table name to its rows (None when the table does not exist);
-    `relations` maps a table name to its schema-qualified name, for the page and the data.
-    """
-    relations = dict(relations or {})
-    generated_at = generated_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    sections: list[str] = []
-    data: dict[str, Any] = {"generated_at": generated_at, "target": target, "charts": {}}
-    for chart in charts:
-        png = out_dir / f"{chart.chart_id}.png"
-        tables = {
-            spec.table: {"relation": relations.get(spec.table, spec.table), "columns": None}
-            for spec in chart.tables
-        }
-        missing = _missing_reason(chart, frames, relations)
-        heading = f"<h2>{html.escape(chart.title)}</h2><p>{html.escape(chart.description)}</p>"
-        if missing:
-            # A chart from a previous run must not pass for this run's.
-            png.unlink(missing_ok=True)
-            note = "; ".join(missing)
-            print(f"report: skipped chart '{chart.chart_id}': {note}", file=sys.stderr)
-            sections.append(
-                f'<section id="{chart.chart_id}" data-status="skipped">{heading}'
-                f'<p class="note missing" role="note">Chart skipped: {html.escape(note)} '
-                f"in target <code>{html.escape(target)}</code>. Build it (<code>lgs build"
-                "</code>) and write the report again.</p></section>"
-            )
-            data["charts"][chart.chart_id] = {
-                "title": chart.title,
-                "status": "skipped",
-                "missing": missing,
-                "tables": {name: {"relation": t["relation"]} for name, t in tables.items()},
-            }
-            continue
-        chart_frames = {spec.table: frames[spec.table] for spec in chart.tables}
-        specs = {spec.table: spec for spec in chart.tables}
-        render_chart(chart, chart_frames, png)
-        encoded = base64.b64encode(png.read_bytes()).decode("ascii")
-        html_tables = "".join(
-            _html_table(frame, relations.get(name, name)) for name, frame in chart_frames.items()
-        )
-        sections.append(
-            f'<section id="{chart.chart_id}" data-status="rendered">{heading}'
-            f'<img src="data:image/png;base64,{encoded}" alt="{html.escape(chart.title)}"'
-            f' data-chart="{chart.chart_id}">'
-            f"<details open><summary>Numbers plotted</summary>{html_tables}</details></section>"
-        )
-        data["charts"][chart.chart_id] = {
-            "title": chart.title,
-            "status": "rendered",
-            "png": png.name,
-            "tables": {
-                name: {
-                    "relation": relations.get(name, name),
-                    "columns": [str(column) for column in frame.columns],
-                    # Which rows of the table these are: all, or the top `limit` by `order_by`.
-                    "order_by": list(specs[name].order_by),
-                    "limit": specs[name].limit,
-                    "rows": frame_rows(frame),
-                }
-                for name, frame in chart_frames.items()
-            },
-        }
-    _write_atomic(out_dir / DATA_FILE, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
-    index = out_dir / INDEX_FILE
-    _write_atomic(index, _page(sections, frames, generated_at, target).encode("utf-8"))
-    return index
-
-
-# ---------------------------------------------------------------------------------------
-# Loading (Spark → small pandas frames)
-# ---------------------------------------------------------------------------------------
-
-
-def load_frame(spark, relation: str, spec: TableSpec) -> pd.DataFrame | None:
-    """The spec's columns of a small mart table, ordered; None when the table does not exist."""
-    if not spark.catalog.tableExists(relation):
-        return None
-    query = spark.table(relation).select(*spec.columns).orderBy(*spec.order_by)
-    if spec.limit is not None:
-        query = query.limit(spec.limit)
-    # One row more than allowed tells "too big" apart from "exactly at the limit".
-    rows = query.limit(MAX_COLLECT_ROWS + 1).collect()
-    if len(rows) > MAX_COLLECT_ROWS:
-        raise ValueError(
-            f"{relation} has more than {MAX_COLLECT_ROWS:,} rows: the report only collects "
-            "small aggregated marts."
-        )
-    # Rows keep Spark's Python types (Decimal, date, None) so the data file shows the values
-    # as stored rather than as pandas would coerce them.
-    return pd.DataFrame([tuple(row) for row in rows], columns=list(spec.columns), dtype=object)
-
-
-def load_frames(
-    spark, relations: Mapping[str, str], specs: Sequence[TableSpec]
-) -> dict[str, pd.DataFrame | None]:
-    """Each spec's table by name; None for tables that do not exist."""
-    return {spec.table: load_frame(spark, relations[spec.table], spec) for spec in specs}
-
-
-def write_report(paths: ProjectPaths, target: str = "local") -> Path:
-    """Read the marts of `target` and write the report into `paths.report`; the index path.
-
-    A chart whose mart is missing is skipped with a note; when no mart of the report exists
-    (nothing built on the target yet), it fails in one sentence and the previous report, if
-    any, stays as it was.
-    """
-    from lgs_analytics.errors import UserError
-    from lgs_analytics.spark_session import (
-        get_session,
-        nothing_built_sentence,
-        relation_name,
-        require_built,
-        schema_name,
-    )
-
-    specs = table_specs()
-    relations = {spec.table: relation_name(paths, "marts", spec.table, target) for spec in specs}
-    require_built(paths, target)
-    # Inside `lgs build` this returns dbt's running session; standalone it starts one.
-    spark = get_session(paths, target, app_name="lgs-report")
-    frames = load_frames(spark, relations, specs)
-    if all(frame is None for frame in frames.values()):
-        schema = schema_name(paths, "marts", target)
-        missing = (
-            f"no mart of the report in {schema}"
-            if spark.catalog.databaseExists(schema)
-            else f"no schema {schema}"
-        )
-        raise UserError(nothing_built_sentence(paths, target, missing))
-    return render_report(frames, paths.report, relations=relations, target=target)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from lgs_analytics.errors import UserError
-from lgs_analytics.landing import (
+from lgs_analytics.landing.folders import (
     IMPORTED,
     SYNTHETIC,
     data_files,
@@ -20,14 +20,14 @@ from lgs_analytics.landing import (
     read_manifest,
     remember_landed,
 )
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 
 # Everything whose change can change the warehouse, the docs or the report.
 INPUT_DIRS = ("models", "python_models", "macros", "seeds", "tests", "analyses", "conf", "src")
 INPUT_FILES = ("dbt_project.yml", "profiles.yml", "pyproject.toml")
 FINGERPRINT_FILE = "last_build.json"
 # The manifest of the last successful production build, the state slim CI compares with
-# (`make slim-ci`: state:modified+ and --defer, src/lgs_analytics/slim_ci.py).
+# (`make slim-ci`: state:modified+ and --defer, src/lgs_analytics/devtools/slim_ci.py).
 PRODUCTION_STATE = "prod-state"
 
 
@@ -53,7 +53,7 @@ def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
     recorded in the state folder's landing history, so that deleting the part files, the
     ledger with them, or the whole landing folder does not turn the next build synthetic.
     """
-    from lgs_analytics.importer import recover_interrupted_import
+    from lgs_analytics.landing.importer import recover_interrupted_import
 
     landing = paths.raw
     recover_interrupted_import(landing)
@@ -71,7 +71,7 @@ def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
             "with `lgs import <files>` and run `lgs build --full-refresh`, or build synthetic "
             "data in a new state folder (LGS_STATE_DIR)."
         )
-    from lgs_analytics.generator import generate
+    from lgs_analytics.synthetic.generator import generate
 
     print(
         f"No data has landed in {landing}: generating {rows:,} synthetic rows (seed {seed}) "
@@ -212,7 +212,7 @@ def main_job(
     inputs, so a production run gains nothing from them (dbt Labs' advice); `make test`
     runs them, and so does a plain `dbt build`.
     """
-    from lgs_analytics.environment import check_java
+    from lgs_analytics.runtime.environment import check_java
 
     check_java()
     prepare_environment(paths)
@@ -220,7 +220,7 @@ def main_job(
     if ensure_profile(paths):
         print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
     else:
-        from lgs_analytics.spark_session import profile_drift_note
+        from lgs_analytics.runtime.spark_session import profile_drift_note
 
         note = profile_drift_note(paths, target)
         if note:
@@ -241,7 +241,7 @@ def main_job(
     if docs and not run_dbt(paths, ["docs", "generate", "--target", target]):
         return 1
     if report:
-        from lgs_analytics.report import write_report
+        from lgs_analytics.report.loading import write_report
 
         written = write_report(paths, target=target)
         print(f"Report: {written}")

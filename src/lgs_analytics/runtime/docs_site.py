@@ -18,9 +18,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lgs_analytics.environment import MissingRequirementError
 from lgs_analytics.errors import UserError
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.environment import MissingRequirementError
+from lgs_analytics.runtime.paths import ProjectPaths
 
 LOOPBACK = "127.0.0.1"
 REQUIRED_FILES = ("index.html", "manifest.json", "catalog.json")

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 from lgs_analytics.errors import UserError
-from lgs_analytics.paths import ProjectPaths
-from lgs_analytics.spark_session import (
+from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.spark_session import (
     get_session,
     nothing_built_sentence,
     require_built,

@@ -68,7 +68,7 @@ def _write(path: Path, timeout: float) -> str | None:
     env.pop("LGS_RAW_PATH", None)
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "lgs_analytics.jvm_archive", "--workload", str(work)],
+            [sys.executable, "-m", "lgs_analytics.runtime.jvm_archive", "--workload", str(work)],
             env=env,
             capture_output=True,
             text=True,
@@ -98,10 +98,10 @@ def workload(work: Path) -> None:
     from pyspark.ml.feature import StandardScaler, VectorAssembler
     from pyspark.ml.fpm import FPGrowth
 
-    from lgs_analytics.generator import generate
-    from lgs_analytics.paths import ProjectPaths
-    from lgs_analytics.raw_layout import RAW_CSV_OPTIONS
-    from lgs_analytics.spark_session import get_session
+    from lgs_analytics.landing.raw_layout import RAW_CSV_OPTIONS
+    from lgs_analytics.runtime.paths import ProjectPaths
+    from lgs_analytics.runtime.spark_session import get_session
+    from lgs_analytics.synthetic.generator import generate
 
     raw = work / "raw"
     generate(raw, rows=2_000, seed=1, malformed_share=0.01, progress=False)

@@ -15,7 +15,7 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in [(start or Path.cwd()).resolve(), *(start or Path.cwd()).resolve().parents]:
         if (folder / "dbt_project.yml").is_file():
             return folder
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[3]
     if (checkout / "dbt_project.yml").is_file():
         return checkout
     raise FileNotFoundError("No dbt_project.yml found above the current folder.")

@@ -18,7 +18,7 @@ import jinja2
 import yaml
 
 from lgs_analytics.errors import UserError
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 
 PROFILE_NAME = "lgs"
 TARGET_ENV = "LGS_TARGET"
@@ -412,7 +412,7 @@ def get_session(
     os.chdir(paths.root)
     parameters = session_parameters(paths, target)
     if not _jvm_started():
-        from lgs_analytics.environment import check_java
+        from lgs_analytics.runtime.environment import check_java
 
         check_java()
         check_services_available(paths, target, parameters)

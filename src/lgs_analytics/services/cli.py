@@ -17,7 +17,7 @@ from typing import Any
 
 from lgs_analytics.cli_types import port, positive_int, positive_seconds, spark_memory
 from lgs_analytics.errors import UserError
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services.process import LOOPBACK, ServiceError, port_accepts
 
 NOT_RUNNING = 3

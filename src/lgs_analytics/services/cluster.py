@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services.process import (
     LOOPBACK,
     ServiceError,
@@ -196,7 +196,7 @@ def _dead_process_reason(records: list[ServiceProcess]) -> str | None:
 
 def start(paths: ProjectPaths, settings: ClusterSettings, timeout: float = 180) -> dict[str, Any]:
     """Start a master and ``settings.workers`` workers; wait until all workers registered."""
-    from lgs_analytics.environment import check_java
+    from lgs_analytics.runtime.environment import check_java
 
     if settings.workers < 1:
         raise ServiceError("A cluster needs at least one worker (--workers 1 or more).")

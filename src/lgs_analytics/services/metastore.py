@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services.process import (
     LOOPBACK,
     ServiceError,
@@ -475,7 +475,7 @@ def schema_exists(postgres: Postgres, layout: MetastoreLayout, port: int) -> boo
 
 def _create_schema(postgres: Postgres, layout: MetastoreLayout, port: int, password: str) -> None:
     """Create the metastore tables once, with DataNucleus SchemaTool from the pyspark jars."""
-    from lgs_analytics.environment import check_java, java_executable
+    from lgs_analytics.runtime.environment import check_java, java_executable
 
     check_java()
     jars = spark_home() / "jars"

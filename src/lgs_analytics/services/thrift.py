@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services.metastore import MetastoreLayout, require_running
 from lgs_analytics.services.process import (
     LOOPBACK,
@@ -99,7 +99,7 @@ def server_command(
 
 def target_settings(paths: ProjectPaths, target: str) -> dict[str, str]:
     """The Spark settings of a session target, rendered with this state folder's paths."""
-    from lgs_analytics.spark_session import session_parameters
+    from lgs_analytics.runtime.spark_session import session_parameters
 
     for key, value in paths.environment().items():
         os.environ.setdefault(key, value)
@@ -117,7 +117,7 @@ def start(
     timeout: float = 300,
 ) -> dict[str, Any]:
     """Start the server on the shared metastore; wait until its port accepts connections."""
-    from lgs_analytics.environment import check_java
+    from lgs_analytics.runtime.environment import check_java
 
     port = port or default_port()
     check_java()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lgs_analytics.raw_layout import is_service_code
+from lgs_analytics.landing.raw_layout import is_service_code
 
 # (item, typical price in pence, pack size)
 _ITEMS = (

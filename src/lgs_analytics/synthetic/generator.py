@@ -26,23 +26,23 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from lgs_analytics.catalogue import build_catalogue
 from lgs_analytics.errors import UserError
-from lgs_analytics.ground_truth import GroundTruth
-from lgs_analytics.invoice_batch import InvoiceBatch
-from lgs_analytics.landing import refuse_to_mix_synthetic
-from lgs_analytics.malformed import MalformedLines
-from lgs_analytics.part_writer import CsvPartWriter, ParquetPartWriter
-from lgs_analytics.population import apportion, build_population
-from lgs_analytics.raw_layout import MANIFEST_NAME
-from lgs_analytics.raw_text import PARQUET_SCHEMA, RawRenderer, line_blocks
-from lgs_analytics.shop_simulation import (
+from lgs_analytics.landing.folders import refuse_to_mix_synthetic
+from lgs_analytics.landing.part_writer import CsvPartWriter, ParquetPartWriter
+from lgs_analytics.landing.raw_layout import MANIFEST_NAME
+from lgs_analytics.synthetic.catalogue import build_catalogue
+from lgs_analytics.synthetic.ground_truth import GroundTruth
+from lgs_analytics.synthetic.invoice_batch import InvoiceBatch
+from lgs_analytics.synthetic.malformed import MalformedLines
+from lgs_analytics.synthetic.population import apportion, build_population
+from lgs_analytics.synthetic.raw_text import PARQUET_SCHEMA, RawRenderer, line_blocks
+from lgs_analytics.synthetic.shop_simulation import (
     FIRST_INVOICE_NUMBER,
     REAL_ROWS,
     ShopSimulation,
     invoice_numbers,
 )
-from lgs_analytics.trading_calendar import (
+from lgs_analytics.synthetic.trading_calendar import (
     OVERLAP_END_DAY,
     OVERLAP_FIRST_DAY,
     TradingCalendar,

@@ -12,12 +12,12 @@ import hashlib
 
 import numpy as np
 
-from lgs_analytics.catalogue import Catalogue
-from lgs_analytics.invoice_batch import ADJUSTMENT, CANCELLATION, ORDER, InvoiceBatch
-from lgs_analytics.malformed import MALFORMED_KINDS
-from lgs_analytics.population import Population
-from lgs_analytics.raw_layout import format_decimal_milli
-from lgs_analytics.trading_calendar import FIRST_DAY
+from lgs_analytics.landing.raw_layout import format_decimal_milli
+from lgs_analytics.synthetic.catalogue import Catalogue
+from lgs_analytics.synthetic.invoice_batch import ADJUSTMENT, CANCELLATION, ORDER, InvoiceBatch
+from lgs_analytics.synthetic.malformed import MALFORMED_KINDS
+from lgs_analytics.synthetic.population import Population
+from lgs_analytics.synthetic.trading_calendar import FIRST_DAY
 
 _COUNTERS = (
     "rows",

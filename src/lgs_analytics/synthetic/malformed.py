@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lgs_analytics.catalogue import Catalogue
-from lgs_analytics.population import COUNTRY_NAMES, Population
-from lgs_analytics.raw_layout import format_price_milli
-from lgs_analytics.trading_calendar import TradingCalendar
+from lgs_analytics.landing.raw_layout import format_price_milli
+from lgs_analytics.synthetic.catalogue import Catalogue
+from lgs_analytics.synthetic.population import COUNTRY_NAMES, Population
+from lgs_analytics.synthetic.trading_calendar import TradingCalendar
 
 MALFORMED_KINDS: tuple[str, ...] = (
     "bad_date",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lgs_analytics.trading_calendar import TradingCalendar
+from lgs_analytics.synthetic.trading_calendar import TradingCalendar
 
 # (country, relative number of customers outside the UK); zero = only on anonymous invoices
 COUNTRIES = (

@@ -12,11 +12,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lgs_analytics.catalogue import Catalogue
-from lgs_analytics.invoice_batch import INVOICE_PREFIX, InvoiceBatch
-from lgs_analytics.population import COUNTRY_NAMES, Population
-from lgs_analytics.raw_layout import RAW_COLUMNS, format_price_milli, quote_csv_field
-from lgs_analytics.trading_calendar import TradingCalendar
+from lgs_analytics.landing.raw_layout import RAW_COLUMNS, format_price_milli, quote_csv_field
+from lgs_analytics.synthetic.catalogue import Catalogue
+from lgs_analytics.synthetic.invoice_batch import INVOICE_PREFIX, InvoiceBatch
+from lgs_analytics.synthetic.population import COUNTRY_NAMES, Population
+from lgs_analytics.synthetic.trading_calendar import TradingCalendar
 
 PARQUET_SCHEMA = pa.schema(
     [

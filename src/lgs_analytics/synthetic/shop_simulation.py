@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lgs_analytics.catalogue import SERVICE_DESCRIPTIONS, Catalogue
-from lgs_analytics.invoice_batch import ADJUSTMENT, CANCELLATION, ORDER, InvoiceBatch
-from lgs_analytics.population import (
+from lgs_analytics.synthetic.catalogue import SERVICE_DESCRIPTIONS, Catalogue
+from lgs_analytics.synthetic.invoice_batch import ADJUSTMENT, CANCELLATION, ORDER, InvoiceBatch
+from lgs_analytics.synthetic.population import (
     ANONYMOUS_COUNTRIES,
     ANONYMOUS_COUNTRY_SHARE,
     CHANNEL_ISLANDS,
@@ -30,8 +30,8 @@ from lgs_analytics.population import (
     Population,
     apportion,
 )
-from lgs_analytics.sampling import GuidedInverseCdf
-from lgs_analytics.trading_calendar import TradingCalendar
+from lgs_analytics.synthetic.sampling import GuidedInverseCdf
+from lgs_analytics.synthetic.trading_calendar import TradingCalendar
 
 REAL_ROWS = 1_067_371  # rates below are per this many rows, as in the real data
 

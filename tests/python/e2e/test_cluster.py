@@ -27,7 +27,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services import cluster, metastore
 from lgs_analytics.services.process import (
     LOOPBACK,

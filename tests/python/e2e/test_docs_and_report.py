@@ -33,9 +33,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from lgs_analytics.docs_site import make_docs_server, start_docs_server, stop_docs_server
-from lgs_analytics.environment import MissingRequirementError
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.docs_site import make_docs_server, start_docs_server, stop_docs_server
+from lgs_analytics.runtime.environment import MissingRequirementError
+from lgs_analytics.runtime.paths import ProjectPaths
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -425,7 +425,7 @@ def test_report_numbers_are_the_tables(default_build: Any) -> None:
 def test_every_node_and_column_is_documented(default_build):
     """The docs check passes on the artifacts of the main command (manifest + catalog)."""
     result = subprocess.run(
-        [sys.executable, "-m", "lgs_analytics.docs_check"],
+        [sys.executable, "-m", "lgs_analytics.devtools.docs_check"],
         cwd=PROJECT_ROOT,
         env=default_build.env,
         capture_output=True,

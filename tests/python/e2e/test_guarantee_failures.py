@@ -42,8 +42,8 @@ from pathlib import Path
 
 import pytest
 
-from lgs_analytics.build import ensure_profile
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.build import ensure_profile
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_testing import PROJECT_ROOT
 from reliability_testing import run_steps_watched, state_env
 

@@ -49,7 +49,7 @@ import pg8000.native
 import pytest
 
 from dbt.adapters.sparkplus.writer_lock import current_holder, metastore_database
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services import metastore
 from lgs_analytics.services.process import free_ports
 from lgs_testing import PROJECT_ROOT
@@ -73,7 +73,7 @@ CHECKSUMS = {
 READER = r"""
 import json, sys, threading, time
 from pyspark.sql import SparkSession
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services.metastore import require_running
 
 layout = require_running(ProjectPaths.discover())

@@ -76,7 +76,7 @@ def test_slim_ci_builds_the_edited_mart_and_its_descendants_only(malformed_build
 
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "lgs_analytics.slim_ci", "--drop-schemas"],
+        [sys.executable, "-m", "lgs_analytics.devtools.slim_ci", "--drop-schemas"],
         cwd=project,
         env={**malformed_build.env, "LGS_CI_SCHEMA": CI_SCHEMA},
         capture_output=True,

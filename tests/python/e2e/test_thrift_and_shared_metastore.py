@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lgs_analytics.paths import ProjectPaths
+from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.services import metastore, thrift
 from lgs_analytics.services.process import (
     LOOPBACK,

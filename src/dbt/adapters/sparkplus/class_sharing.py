@@ -6,7 +6,7 @@ start. A dynamic AppCDS archive (JDK 13+, `-XX:ArchiveClassesAtExit`) holds thos
 already parsed and verified; a JVM started with `-XX:SharedArchiveFile=<archive>` maps it
 and skips that work (measured in docs/PERFORMANCE.md).
 
-`lgs_analytics.jvm_archive` writes the archive once per environment (`lgs jvm-archive`;
+`lgs_analytics.runtime.jvm_archive` writes the archive once per environment (`lgs jvm-archive`;
 the test suite runs it at its start). This module only finds it and points the next
 driver JVM at it through `SPARK_SUBMIT_OPTS`, which spark-submit passes to the driver JVM
 in client mode (pyspark and dbt-spark's session method start Spark that way). It never
