@@ -11,10 +11,10 @@ echo "== ruff"
 "$BIN/ruff" format --check "${PY_PATHS[@]}"
 
 echo "== yaml"
-"$BIN/python" -m lgs_analytics.lint_checks yaml
+"$BIN/python" -m lgs_analytics.devtools.lint_checks yaml
 
 echo "== secrets (detect-secrets against .secrets.baseline; tracked and new files)"
-"$BIN/python" -m lgs_analytics.lint_checks secrets
+"$BIN/python" -m lgs_analytics.devtools.lint_checks secrets
 
 echo "== sqlfluff (dbt templater, local profile)"
 # Its own state folder: the templater starts Spark and must not lock a build's metastore.

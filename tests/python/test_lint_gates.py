@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lgs_analytics.lint_checks import check_yaml
+from lgs_analytics.devtools.lint_checks import check_yaml
 from lgs_testing import PROJECT_ROOT
 
 DUPLICATE = """version: 2
@@ -23,9 +23,10 @@ def test_a_duplicate_key_fails_the_yaml_step_of_make_lint(tmp_path: Path) -> Non
     schema = tmp_path / "_models.yml"
     schema.write_text(DUPLICATE)
     # The command scripts/lint.sh runs, on the planted file.
-    assert "-m lgs_analytics.lint_checks yaml" in (PROJECT_ROOT / "scripts" / "lint.sh").read_text()
+    lint = (PROJECT_ROOT / "scripts" / "lint.sh").read_text()
+    assert "-m lgs_analytics.devtools.lint_checks yaml" in lint
     result = subprocess.run(
-        [sys.executable, "-m", "lgs_analytics.lint_checks", "yaml", str(schema)],
+        [sys.executable, "-m", "lgs_analytics.devtools.lint_checks", "yaml", str(schema)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

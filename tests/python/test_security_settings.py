@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lgs_analytics.lint_checks import BASELINE, PLUGIN_FILE
+from lgs_analytics.devtools.lint_checks import BASELINE, PLUGIN_FILE
 from lgs_analytics.services.process import descendants, free_ports, listening_sockets
 from lgs_testing import PROJECT_ROOT
 
@@ -79,7 +79,7 @@ def test_session_targets_bind_the_driver_to_loopback() -> None:
 
 
 def test_secret_scan_runs_in_pre_commit_and_in_ci() -> None:
-    command = "-m lgs_analytics.lint_checks secrets"
+    command = "-m lgs_analytics.devtools.lint_checks secrets"
     hooks = yaml.safe_load((PROJECT_ROOT / ".pre-commit-config.yaml").read_text())
     entries = [hook["entry"] for repo in hooks["repos"] for hook in repo["hooks"]]
     assert any(entry.endswith(command) for entry in entries)
@@ -164,7 +164,7 @@ def _checkout(root: Path) -> Path:
 def _scan(root: Path, *files: str) -> tuple[int, set[tuple[str, str]], str]:
     """The make lint / pre-commit entry point in ``root``: (status, {(type, file:line)}, output)."""
     result = subprocess.run(
-        [sys.executable, "-m", "lgs_analytics.lint_checks", "secrets", *files],
+        [sys.executable, "-m", "lgs_analytics.devtools.lint_checks", "secrets", *files],
         check=False,
         cwd=root,
         capture_output=True,

@@ -1,9 +1,9 @@
 """The project's detect-secrets plugins, next to detect-secrets' built-in ones.
 
 `.secrets.baseline` names this file in `plugins_used` (by its path from the repository root),
-so `detect-secrets scan`, `detect-secrets-hook` and `python -m lgs_analytics.lint_checks secrets`
-load it. detect-secrets imports it as a file, not as part of the package: it may import
-detect-secrets and the standard library only.
+so `detect-secrets scan`, `detect-secrets-hook` and
+`python -m lgs_analytics.devtools.lint_checks secrets` load it. detect-secrets imports it as a
+file, not as part of the package: it may import detect-secrets and the standard library only.
 
 Each plugin covers what the built-in plugins of detect-secrets 1.5 miss; the planted secrets of
 tests/python/test_security_settings.py show each gap:

@@ -9,7 +9,7 @@ which records the plugins (detect-secrets' own and the project's in devtools/sec
 Databricks token and the two shapes the built-in ones miss), the filters and the excluded
 folders. Its results stay empty: a false positive is marked where it is, with an inline
 `pragma: allowlist secret` comment, so the baseline does not change when lines move.
-`python -m lgs_analytics.lint_checks secrets-baseline` regenerates it.
+`python -m lgs_analytics.devtools.lint_checks secrets-baseline` regenerates it.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def _baseline_problem(root: Path) -> str | None:
     """
     path = root / BASELINE
     regenerate = (
-        "regenerate it with `.venv/bin/python -m lgs_analytics.lint_checks secrets-baseline`"
+        "regenerate it with "
+        "`.venv/bin/python -m lgs_analytics.devtools.lint_checks secrets-baseline`"
     )
     try:
         baseline = json.loads(path.read_text())
