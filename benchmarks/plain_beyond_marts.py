@@ -302,12 +302,12 @@ def beyond_marts(
     K-Means' selection, FP-Growth's rules), so the caller times each as it builds and
     writes it. Frames read by later marts are persisted once built.
     """
-    clv = load_model("python_models/customers/customer_lifetime_value.py")
-    evaluation = load_model("python_models/customers/clv_model_evaluation.py")
-    tiers = load_model("python_models/customers/clv_tier_summary.py")
-    selection = load_model("python_models/customers/kmeans_model_selection.py")
-    clusters = load_model("python_models/customers/customer_kmeans_clusters.py")
-    profiles = load_model("python_models/customers/kmeans_cluster_profiles.py")
+    clv = load_model("python_models/clv/customer_lifetime_value.py")
+    evaluation = load_model("python_models/clv/clv_model_evaluation.py")
+    tiers = load_model("python_models/clv/clv_tier_summary.py")
+    selection = load_model("python_models/kmeans/kmeans_model_selection.py")
+    clusters = load_model("python_models/kmeans/customer_kmeans_clusters.py")
+    profiles = load_model("python_models/kmeans/kmeans_cluster_profiles.py")
     rules = load_model("python_models/baskets/association_rules.py")
     recommendations = load_model("python_models/baskets/product_recommendations.py")
     built: dict[str, DataFrame] = {}

@@ -388,8 +388,8 @@ def compute_marts(
     spine = month_spine(transactions).persist()
     months = customer_months(sales_lines).persist()
 
-    rfm = load_python_model("python_models/customers/customer_rfm_scores.py")
-    summary = load_python_model("python_models/customers/rfm_segment_summary.py")
+    rfm = load_python_model("python_models/rfm/customer_rfm_scores.py")
+    summary = load_python_model("python_models/rfm/rfm_segment_summary.py")
     amounts_model = load_python_model("python_models/invoices/invoice_amounts.py")
     distribution = load_python_model("python_models/invoices/invoice_amount_distribution.py")
     histogram = load_python_model("python_models/invoices/invoice_amount_histogram.py")

@@ -18,9 +18,9 @@ from scipy import optimize, special
 
 from lgs_testing import load_python_model
 
-CLV = load_python_model("python_models/customers/customer_lifetime_value.py")
-EVALUATION = load_python_model("python_models/customers/clv_model_evaluation.py")
-TIER_SUMMARY = load_python_model("python_models/customers/clv_tier_summary.py")
+CLV = load_python_model("python_models/clv/customer_lifetime_value.py")
+EVALUATION = load_python_model("python_models/clv/clv_model_evaluation.py")
+TIER_SUMMARY = load_python_model("python_models/clv/clv_tier_summary.py")
 
 SALES_LINE_SCHEMA = (
     "customer_id string, invoice_id string, line_amount decimal(18,3), invoice_date date"

@@ -35,7 +35,7 @@ def _documented_manifest() -> dict[str, Any]:
                 "resource_type": "model",
                 "package_name": PROJECT,
                 "language": "python",
-                "original_file_path": "python_models/customers/rfm_segment_summary.py",
+                "original_file_path": "python_models/rfm/rfm_segment_summary.py",
                 "description": "Segments.",
                 "config": {"materialized": "table"},
                 "columns": {"segment": _column()},
@@ -141,7 +141,7 @@ def test_missing_descriptions_are_reported_for_every_kind() -> None:
         "model.lgs_analytics.monthly_sales (models/marts/sales/monthly_sales.sql): "
         "model has no description",
         "model.lgs_analytics.rfm_segment_summary "
-        "(python_models/customers/rfm_segment_summary.py): python model has no description",
+        "(python_models/rfm/rfm_segment_summary.py): python model has no description",
         "seed.lgs_analytics.rfm_segment_map (seeds/rfm_segment_map.csv): "
         "column 'segment' has no description",
         "source.lgs_analytics.online_retail.online_retail_ii (models/staging/_sources.yml): "
@@ -156,7 +156,7 @@ def test_documented_column_missing_from_relation_is_reported() -> None:
 
     assert _messages(manifest, _catalog()) == [
         "model.lgs_analytics.rfm_segment_summary "
-        "(python_models/customers/rfm_segment_summary.py): column 'segment_name' is "
+        "(python_models/rfm/rfm_segment_summary.py): column 'segment_name' is "
         "documented but the python model does not produce it (not in catalog.json)"
     ]
 

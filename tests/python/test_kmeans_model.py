@@ -12,9 +12,9 @@ from pyspark.sql import functions as sf
 
 from lgs_testing import load_python_model
 
-SELECTION = load_python_model("python_models/customers/kmeans_model_selection.py")
-CLUSTERS = load_python_model("python_models/customers/customer_kmeans_clusters.py")
-PROFILES = load_python_model("python_models/customers/kmeans_cluster_profiles.py")
+SELECTION = load_python_model("python_models/kmeans/kmeans_model_selection.py")
+CLUSTERS = load_python_model("python_models/kmeans/customer_kmeans_clusters.py")
+PROFILES = load_python_model("python_models/kmeans/kmeans_cluster_profiles.py")
 
 SCORES_SCHEMA = (
     "customer_id string, segment string, recency_days int, frequency bigint, monetary decimal(18,3)"

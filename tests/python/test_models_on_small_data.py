@@ -36,14 +36,14 @@ from pyspark.sql import functions as sf
 
 from lgs_testing import load_python_model
 
-RFM = load_python_model("python_models/customers/customer_rfm_scores.py")
-SEGMENT_SUMMARY = load_python_model("python_models/customers/rfm_segment_summary.py")
-CLV = load_python_model("python_models/customers/customer_lifetime_value.py")
-EVALUATION = load_python_model("python_models/customers/clv_model_evaluation.py")
-TIER_SUMMARY = load_python_model("python_models/customers/clv_tier_summary.py")
-SELECTION = load_python_model("python_models/customers/kmeans_model_selection.py")
-CLUSTERS = load_python_model("python_models/customers/customer_kmeans_clusters.py")
-PROFILES = load_python_model("python_models/customers/kmeans_cluster_profiles.py")
+RFM = load_python_model("python_models/rfm/customer_rfm_scores.py")
+SEGMENT_SUMMARY = load_python_model("python_models/rfm/rfm_segment_summary.py")
+CLV = load_python_model("python_models/clv/customer_lifetime_value.py")
+EVALUATION = load_python_model("python_models/clv/clv_model_evaluation.py")
+TIER_SUMMARY = load_python_model("python_models/clv/clv_tier_summary.py")
+SELECTION = load_python_model("python_models/kmeans/kmeans_model_selection.py")
+CLUSTERS = load_python_model("python_models/kmeans/customer_kmeans_clusters.py")
+PROFILES = load_python_model("python_models/kmeans/kmeans_cluster_profiles.py")
 AMOUNTS = load_python_model("python_models/invoices/invoice_amounts.py")
 DISTRIBUTION = load_python_model("python_models/invoices/invoice_amount_distribution.py")
 HISTOGRAM = load_python_model("python_models/invoices/invoice_amount_histogram.py")

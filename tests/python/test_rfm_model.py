@@ -1,4 +1,4 @@
-"""RFM models (python_models/customers) against hand-computed scores and the pandas reference.
+"""RFM models (python_models/rfm) against hand-computed scores and the pandas reference.
 
 Expected values in the hand-made cases are worked out in the comments from DEFINITIONS §4:
 edges e_k are the exact linear-interpolation percentiles at 0.2/0.4/0.6/0.8 (position
@@ -20,8 +20,8 @@ import yaml
 from lgs_analytics.reference import rfm as reference
 from lgs_testing import PROJECT_ROOT, load_python_model
 
-RFM = load_python_model("python_models/customers/customer_rfm_scores.py")
-SUMMARY = load_python_model("python_models/customers/rfm_segment_summary.py")
+RFM = load_python_model("python_models/rfm/customer_rfm_scores.py")
+SUMMARY = load_python_model("python_models/rfm/rfm_segment_summary.py")
 
 SALES_LINE_SCHEMA = (
     "customer_id string, invoice_id string, country string, line_amount decimal(18,3), "
@@ -443,7 +443,7 @@ def test_segment_summary_keeps_every_segment(spark, segment_map):
 
 def documented_columns(model_name: str) -> list[tuple[str, str]]:
     properties = yaml.safe_load(
-        (PROJECT_ROOT / "python_models" / "customers" / "_customers__models.yml").read_text()
+        (PROJECT_ROOT / "python_models" / "rfm" / "_rfm__models.yml").read_text()
     )
     (model,) = [entry for entry in properties["models"] if entry["name"] == model_name]
     assert model["description"].strip()
@@ -486,7 +486,7 @@ class FakeDbt:
     ("path", "calls"),
     [
         (
-            "python_models/customers/customer_rfm_scores.py",
+            "python_models/rfm/customer_rfm_scores.py",
             [
                 ("meta_get", ["rfm_reference_date", ""]),
                 ("ref", ["int_sales_lines_filtered"]),
@@ -494,7 +494,7 @@ class FakeDbt:
             ],
         ),
         (
-            "python_models/customers/rfm_segment_summary.py",
+            "python_models/rfm/rfm_segment_summary.py",
             [("ref", ["customer_rfm_scores"]), ("ref", ["rfm_segments"])],
         ),
     ],
