@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Any
 
-from dbt.adapters.base import PythonJobHelper, available
+from dbt.adapters.base import BaseRelation, PythonJobHelper, available
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.spark.connections import SparkConnectionMethod
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt_common.exceptions import DbtRuntimeError
 
+from dbt.adapters.sparkplus.catalog_stats import (
+    FileCount,
+    catalog_stats,
+    count_parquet_table,
+    statistics_line,
+    with_stats,
+)
 from dbt.adapters.sparkplus.connections import SparkplusConnectionManager
 from dbt.adapters.sparkplus.landed_files import Layout, scan_landing_path
 from dbt.adapters.sparkplus.python_submissions import (
@@ -55,6 +63,34 @@ class SparkplusAdapter(SparkAdapter):
         if credentials.method != SparkConnectionMethod.SESSION:
             return None
         return get_session(credentials.server_side_parameters)
+
+    def _get_columns_for_catalog(self, relation: BaseRelation) -> Iterable[dict[str, Any]]:
+        """dbt-spark's catalog rows of `relation` with true statistics (catalog_stats.py):
+        the rows and bytes of a parquet table's files on the session method, else the
+        metastore's bytes only; dbt-spark would show the metastore's row figure, 0 for
+        every table Spark writes."""
+        columns = list(super()._get_columns_for_catalog(relation))
+        if not columns:
+            return columns
+        information = getattr(relation, "information", None) or ""
+        return with_stats(
+            columns, catalog_stats(statistics_line(information), self._count_files(relation))
+        )
+
+    def _count_files(self, relation: BaseRelation) -> FileCount | None:
+        """Rows and bytes of a parquet table's files (session method), else None."""
+        information = getattr(relation, "information", None) or ""
+        if relation.is_view or "Provider: parquet" not in information:
+            return None
+        spark = self._session()
+        if spark is None:
+            return None
+        name = f"{relation.schema}.{relation.identifier}"
+        try:
+            return count_parquet_table(spark, name)
+        except Exception as error:  # a statistic must never fail `dbt docs generate`
+            logger.debug(f"No row count for {name} in the catalog: {error}")
+            return None
 
     @available
     def project_path(self, location: str) -> str:
