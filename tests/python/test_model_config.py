@@ -4,6 +4,8 @@ directly under `config`: CustomKeyInConfigDeprecation). Checked on the files (ev
 model reads is set from its variable, defaults equal to the variables) and by an offline
 `dbt parse --target databricks` (dbt validates config keys on Databricks, not on sparkplus):
 no custom-key warning, and a variable given on the command line reaches the model's meta.
+The same parse shows every data test's name at most 80 characters long, the row rules in
+`named_checks` tests (a failure names the rule it broke).
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ def test_no_custom_config_key_warning(databricks_parse: tuple[str, dict]) -> Non
     assert "CustomKeyInConfigDeprecation" not in output, output[-4000:]
 
 
+def test_no_deprecation_or_other_warning(databricks_parse: tuple[str, dict]) -> None:
+    # On dbt-core 1.11 and 1.12 alike (make test-dbt112 runs this file too): the sources'
+    # freshness in their config, dbt_project.yml's flags (docs/DBT_VERSIONS.md).
+    output, _ = databricks_parse
+    assert "Deprecation" not in output and "WARNING" not in output, output[-4000:]
+
+
 def test_variables_reach_the_models_meta(databricks_parse: tuple[str, dict]) -> None:
     _, manifest = databricks_parse
     models = {
@@ -105,3 +114,28 @@ def test_variables_reach_the_models_meta(databricks_parse: tuple[str, dict]) -> 
         assert (config.get("meta_keys_used") or []) == list(settings), path.stem
         expected = {key: OVERRIDES.get(key, VARIABLES[key]) for key in settings}
         assert {key: config["meta"][key] for key in settings} == expected, path.stem
+
+
+def test_every_data_test_has_a_short_name(databricks_parse: tuple[str, dict]) -> None:
+    # A failing test's stored failures are a view named after it; dbt hashes names longer
+    # than its limit, and a name made of the test's arguments does not say what broke.
+    _, manifest = databricks_parse
+    names = [node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+    assert len(names) >= 100
+    assert [name for name in names if len(name) > 80] == []
+
+
+def test_row_rules_are_named_checks(databricks_parse: tuple[str, dict]) -> None:
+    # Row rules of an error test are named checks, each failure naming its rule;
+    # expression_is_true is left for tests with a name of their own (the warnings).
+    _, manifest = databricks_parse
+    tests = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and "test_metadata" in node
+    ]
+    named = [node for node in tests if node["test_metadata"]["name"] == "named_checks"]
+    assert len(named) >= 15
+    for node in tests:
+        if node["test_metadata"]["name"] == "expression_is_true":
+            assert not node["name"].startswith("expression_is_true_"), node["name"]

@@ -1,4 +1,5 @@
-"""The generic test `key_and_row_checks` (tests/generic/) finds every kind of bad row.
+"""The generic tests `key_and_row_checks` and `named_checks` (tests/generic/) find every kind
+of bad row.
 
 The staging tables' checks run as this one test (one scan of a million rows instead of
 three), so it must fail exactly where `unique`, `not_null`, `accepted_values` and
@@ -6,7 +7,8 @@ three), so it must fail exactly where `unique`, `not_null`, `accepted_values` an
 crafted rows (a duplicated key, a null key, a null required column, a value outside the
 accepted list, an expression that is false and one that is null, beside good rows, one
 with a quote in an accepted value) and a model of good rows only; one `dbt build` on real
-Spark runs the test on both and its stored failures are read back.
+Spark runs the tests on both and their stored failures are read back. `named_checks` runs
+on the same rows in the same build: each broken rule is named, with how many rows break it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from lgs_testing import PROJECT_ROOT, probe_project, run_probe_script
 pytestmark = pytest.mark.e2e
 
 GENERIC_TEST = PROJECT_ROOT / "tests" / "generic" / "key_and_row_checks.sql"
+NAMED_CHECKS = PROJECT_ROOT / "tests" / "generic" / "named_checks.sql"
 
 ROWS = """
 select * from values
@@ -54,6 +57,20 @@ models:
             store_failures: true
             schema: audit
             severity: warn
+      - named_checks:
+          arguments:
+            checks:
+              - name: doubled_is_twice_amount
+                expression: doubled = amount * 2
+              - name: status_is_not_bad
+                expression: "status is null or status != 'bad'"
+              - name: a_is_one
+                expression: a = 1
+          config:
+            alias: named_failures
+            store_failures: true
+            schema: audit
+            severity: warn
 """
 
 BUILD = """
@@ -69,12 +86,20 @@ for good_only in (False, True):
         "--project-dir", project, "--profiles-dir", project,
     ])
     spark = SparkSession.builder.getOrCreate()
-    audit = "probe_audit.checked_failures"
-    stored = spark.catalog.tableExists(audit)
+    stored = {
+        name: [row.asDict() for row in spark.table(f"probe_audit.{name}").collect()]
+        if spark.catalog.tableExists(f"probe_audit.{name}") else None
+        for name in ("checked_failures", "named_failures")
+    }
     runs.append({
         "success": result.success,
         "statuses": {node.node.resource_type: str(node.status) for node in result.result.results},
-        "failures": [row.asDict() for row in spark.table(audit).collect()] if stored else None,
+        "tests": sorted(
+            str(node.status) for node in result.result.results
+            if node.node.resource_type == "test"
+        ),
+        "failures": stored["checked_failures"],
+        "named_failures": stored["named_failures"],
     })
 print("RESULT " + json.dumps(runs))
 """
@@ -84,7 +109,8 @@ print("RESULT " + json.dumps(runs))
 def runs(tmp_path_factory) -> list[dict]:
     project, env = probe_project(tmp_path_factory.mktemp("key-and-row-checks"))
     (project / "tests" / "generic").mkdir(parents=True)
-    shutil.copy(GENERIC_TEST, project / "tests" / "generic" / GENERIC_TEST.name)
+    for generic in (GENERIC_TEST, NAMED_CHECKS):
+        shutil.copy(generic, project / "tests" / "generic" / generic.name)
     (project / "models" / "probe_checked.sql").write_text(ROWS)
     (project / "models" / "probe_checked.yml").write_text(SCHEMA)
     return run_probe_script(project, env, BUILD)
@@ -109,7 +135,23 @@ def test_each_kind_of_bad_row_fails_under_its_key(runs):
     assert sum(by_key["k4"][check] for check in checks) == 1
 
 
+def test_named_checks_name_each_broken_rule(runs):
+    bad = runs[0]
+    assert bad["tests"] == ["warn", "warn"], bad
+    broken = {row["check_name"]: row for row in bad["named_failures"]}
+    # false (k6) and null (k7, amount is null) both fail, as in expression_is_true; a null
+    # status is no 'bad' status; a null `a` (k3) fails a = 1.
+    assert {name: row["failing_rows"] for name, row in broken.items()} == {
+        "doubled_is_twice_amount": 2,
+        "status_is_not_bad": 1,
+        "a_is_one": 1,
+    }
+    # The rule as written, quotes included.
+    assert broken["status_is_not_bad"]["expression"] == "status is null or status != 'bad'"
+
+
 def test_good_rows_pass(runs):
     good = runs[1]
-    assert good["success"] and good["statuses"]["test"] == "pass", good
+    assert good["success"] and good["tests"] == ["pass", "pass"], good
     assert good["failures"] is None, "a passing test left stored failures"
+    assert good["named_failures"] is None, "a passing test left stored failures"
