@@ -1,8 +1,9 @@
 """The dbt docs site and the HTML report, driven in a real headless Chromium.
 
 After the main command (`lgs build`) on the default dataset:
-(a) the docs site, served on 127.0.0.1, shows a mart's page and a lineage graph that runs
-    from the source through staging to the SQL marts and the Python models;
+(a) the docs site, served on 127.0.0.1, shows the project's overview, a mart's page with
+    its true row count and a lineage graph that runs from the source through staging to
+    the SQL marts and the Python models;
 (b) the report's index.html renders in the browser with every chart image loaded;
 (c) the numbers in report_data.json equal the tables as read by a new Spark process.
 The docs server itself is also checked without a build (loopback only, serves target/).
@@ -112,6 +113,37 @@ return {
     box: [box.x1, box.y1, box.x2, box.y2].map(Math.round),
 };
 """
+
+
+# The links of the rendered overview (the markdown under its first heading).
+OVERVIEW_LINKS_JS = """
+const heading = Array.from(document.querySelectorAll('h1')).find(
+    (h) => h.textContent.trim() === arguments[0]);
+if (!heading) { return null; }
+return Array.from(heading.parentElement.querySelectorAll('a[href^="#!/"]'))
+    .map((a) => a.getAttribute('href'));
+"""
+# Label and value of every entry of a node page's details (owner, type, ..., rows, bytes).
+DETAILS_JS = """
+return Array.from(document.querySelectorAll('.details dl.detail')).map((dl) => [
+    dl.querySelector('dt').textContent.trim().toLowerCase(),
+    dl.querySelector('dd') ? dl.querySelector('dd').textContent.trim() : '',
+]);
+"""
+
+
+def _headings(markdown: str) -> list[str]:
+    return [line.lstrip("#").strip() for line in markdown.splitlines() if line.startswith("#")]
+
+
+def _row_stats(catalog: dict[str, Any]) -> dict[str, int]:
+    """The row count catalog.json shows (stat `rows`, included) per model or seed name."""
+    shown = {}
+    for unique_id, node in catalog["nodes"].items():
+        rows = node["stats"].get("rows")
+        if rows and rows["include"]:
+            shown[unique_id.rsplit(".", 1)[1]] = rows["value"]
+    return shown
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,9 +300,28 @@ def test_docs_site_shows_a_mart_and_its_lineage(
         if node["resource_type"] == "model" and node["package_name"] == PROJECT
     }
     exposures = set(manifest["exposures"])
+    catalog = json.loads((paths.target / "catalog.json").read_text())
+    report = json.loads((paths.report / "report_data.json").read_text())
+    # The whole table (the report shows it uncut; test_report_numbers_are_the_tables).
+    sales_rows = len(report["charts"]["monthly_sales"]["tables"]["monthly_sales"]["rows"])
+    overview = manifest["docs"][f"doc.{PROJECT}.__overview__"]["block_contents"]
     server, url = start_docs_server(paths)
     try:
+        # The landing page: the project's own overview, every link of it to a real node.
+        headings = _headings(overview)
+        browser.get(url + "#!/overview")
+        WebDriverWait(browser, WAIT_SECONDS).until(
+            lambda drv: all(
+                heading in drv.find_element(By.TAG_NAME, "body").text for heading in headings
+            )
+        )
+        links = browser.execute_script(OVERVIEW_LINKS_JS, headings[0])
+        assert links and f"#!/model/{_model_id('monthly_sales')}" in links
+        known = set(manifest["nodes"]) | set(manifest["sources"]) | exposures
+        assert {link.split("/")[-1] for link in links} <= known, links
+
         # The mart's page: description from the yml, column types from catalog.json.
+        browser.get("about:blank")
         browser.get(url + "#!/model/" + _model_id("monthly_sales"))
         WebDriverWait(browser, WAIT_SECONDS).until(
             lambda drv: "sales_growth_pct" in drv.find_element(By.TAG_NAME, "body").text
@@ -281,6 +332,10 @@ def test_docs_site_shows_a_mart_and_its_lineage(
         opening = " ".join(description.replace("`", "").replace("**", "").split()[:8])
         assert opening in " ".join(page.split())
         assert "decimal(20,3)" in page.replace(" ", "").lower(), "catalog.json was not loaded"
+        # Its details show the table's true row count (not the metastore's "0 rows").
+        details = dict(browser.execute_script(DETAILS_JS))
+        assert int(details["rows"].replace(",", "")) == sales_rows > 0, details
+        assert _row_stats(catalog)["monthly_sales"] == sales_rows
 
         # Its lineage graph, from the page's "View Lineage Graph" button.
         browser.find_element(By.CSS_SELECTOR, ".launcher-btn a").click()
@@ -401,6 +456,17 @@ def test_report_numbers_are_the_tables(default_build: Any) -> None:
 
     # A new Spark process reads the tables from the metastore: nothing is recomputed.
     exported = default_build.export(*sorted(table["relation"] for table in tables.values()))
+    # The docs site's row counts (catalog.json) are the tables' too, and a view shows none.
+    catalog = json.loads((default_build.state / "target" / "catalog.json").read_text())
+    row_stats = _row_stats(catalog)
+    for name, table in tables.items():
+        assert row_stats.get(name) == len(exported[table["relation"]]), name
+    views = {
+        unique_id.rsplit(".", 1)[1]
+        for unique_id, node in catalog["nodes"].items()
+        if node["metadata"]["type"].lower() == "view"
+    }
+    assert views and not views & set(row_stats), "a view shows a row count"
 
     # Rankings too long to plot show their top rows only; every other table is shown whole.
     assert {name for name, table in tables.items() if table["limit"] is not None} == {
