@@ -24,6 +24,7 @@ line="$("$BIN/python" -c 'from importlib.metadata import version; print("".join(
 step "dbt-level unit tests on $versions"
 "$BIN/pytest" -n "${PYTEST_WORKERS:-2}" --dist loadfile -m "not e2e and not cluster" \
     tests/python/test_dbt_versions.py \
+    tests/python/test_model_config.py \
     tests/python/test_sparkplus_adapter.py \
     tests/python/test_databricks_parse.py \
     tests/python/test_schema_names.py \

@@ -10,12 +10,14 @@ project must never ask dbt for the v2 parser it would run.
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from dbt.parser.schemas import is_valid_type
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -165,3 +167,41 @@ def test_make_builds_each_environment_from_its_lock() -> None:
     assert "LOCK=requirements/lock-dbt112.txt" in script
     # `make test` (the whole suite) does not run the 1.12 lane: `make test-dbt112` does.
     assert not re.search(r"^test:.*dbt112", makefile, re.MULTILINE)
+
+
+SIGNATURE = re.compile(r"{%-?\s*(macro|test)\s+(\w+)\s*\((.*?)\)\s*-?%}", re.DOTALL)
+
+
+def _definitions() -> dict[str, list[str]]:
+    """Each macro's and generic test's argument names, from its Jinja signature."""
+    found = {}
+    for folder in ("macros", "tests/generic"):
+        for path in (PROJECT_ROOT / folder).rglob("*.sql"):
+            for kind, name, arguments in SIGNATURE.findall(path.read_text()):
+                # A Jinja signature parses as a Python one (defaults such as none or [] too).
+                function = ast.parse(f"def f({arguments}): pass").body[0]
+                assert isinstance(function, ast.FunctionDef)
+                macro = f"test_{name}" if kind == "test" else name
+                found[macro] = [argument.arg for argument in function.args.args]
+    return found
+
+
+def test_documented_macro_arguments_match_their_definitions() -> None:
+    # dbt's own check (flag validate_macro_args, on by default in 1.12) is off in
+    # dbt_project.yml: it never reads a generic test's definition, so it would warn that
+    # every documented generic test has the wrong number of arguments. This is that check,
+    # generic tests included: the same names in the same order, types dbt accepts.
+    definitions = _definitions()
+    documented = yaml.safe_load((PROJECT_ROOT / "macros" / "_macros.yml").read_text())["macros"]
+    checked = 0
+    for macro in documented:
+        arguments = macro.get("arguments")
+        if not arguments:
+            continue
+        name = macro["name"]
+        assert name in definitions, f"macros/_macros.yml documents {name}, which has no definition"
+        assert [a["name"] for a in arguments] == definitions[name], name
+        for argument in arguments:
+            assert is_valid_type(argument.get("type") or "any"), (name, argument)
+        checked += 1
+    assert checked >= 10

@@ -24,6 +24,6 @@ def test_freshness_runs_before_the_production_build() -> None:
             PROJECT_ROOT / "models" / "staging" / "online_retail" / "_online_retail__sources.yml"
         ).read_text()
     )
-    freshness = sources["sources"][0]["freshness"]
-    assert {"warn_after", "error_after"} <= set(freshness)
-    assert sources["sources"][0]["loaded_at_field"]
+    config = sources["sources"][0]["config"]
+    assert {"warn_after", "error_after"} <= set(config["freshness"])
+    assert config["loaded_at_field"]

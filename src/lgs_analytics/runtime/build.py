@@ -167,7 +167,10 @@ def check_freshness(paths: ProjectPaths, target: str) -> bool:
     landed, and says so. True when every source is fresh enough (pass or warn)."""
     output = paths.target / "sources.json"
     output.unlink(missing_ok=True)
-    fresh = run_dbt(paths, ["source", "freshness", "--target", target, "--output", str(output)])
+    # sources.json in the target folder: dbt 1.11 and 1.12 deprecate a custom --output.
+    fresh = run_dbt(
+        paths, ["source", "freshness", "--target", target, "--target-path", str(paths.target)]
+    )
     statuses = []
     if output.exists():
         statuses = [result["status"] for result in json.loads(output.read_text())["results"]]
