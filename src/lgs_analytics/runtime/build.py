@@ -157,14 +157,24 @@ def run_dbt(paths: ProjectPaths, args: list[str]) -> bool:
     print(f"$ dbt {' '.join(args)}", flush=True)
     result = dbtRunner().invoke(full_args)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        print(f"dbt {args[0]} failed: {result.exception}", file=sys.stderr)
+        from dbt.cli.exceptions import DbtInternalException, DbtUsageException
+
+        if isinstance(result.exception, (DbtUsageException, DbtInternalException)):
+            # Refused before the command ran: dbt printed nothing.
+            print(f"dbt {args[0]} failed: {result.exception}", file=sys.stderr)
+        else:
+            # dbt printed it ("Encountered an error"): not a second time.
+            print(f"dbt {args[0]} failed (above).", file=sys.stderr)
     return bool(result.success)
 
 
-def check_freshness(paths: ProjectPaths, target: str) -> bool:
+def check_freshness(paths: ProjectPaths, target: str) -> bool | None:
     """`dbt source freshness` before the build, its result reported (dbt's lines, then one of
     ours; target/sources.json). Stale landed data does not stop the build: it publishes what
-    landed, and says so. True when every source is fresh enough (pass or warn)."""
+    landed, and says so. True when every source is fresh enough (pass or warn), False when
+    one is stale or its freshness query failed, None when no source was checked at all: the
+    run stopped before (the connection, or the on-run-start hook's checks of the landed
+    files, which the build would run again and stop at the same way)."""
     output = paths.target / "sources.json"
     output.unlink(missing_ok=True)
     # sources.json in the target folder: dbt 1.11 and 1.12 deprecate a custom --output.
@@ -183,8 +193,10 @@ def check_freshness(paths: ProjectPaths, target: str) -> bool:
             "error_after (above): building what landed; land new files with `lgs import`.",
             flush=True,
         )
-    else:
+    elif statuses:
         print("Source freshness: could not be checked (above); building anyway.", flush=True)
+    else:
+        return None
     return fresh
 
 
@@ -234,7 +246,14 @@ def main_job(
             keep_production_state(paths)  # a state folder built before slim CI existed
         return 0
     started = time.monotonic()
-    check_freshness(paths, target)
+    if check_freshness(paths, target) is None:
+        print(
+            "Not building: dbt stopped before checking any source (above), and the build "
+            "would stop the same way; fix what it names and run `lgs build` again.",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
     build_args = ["build", "--target", target, *(["--full-refresh"] if full_refresh else [])]
     if not unit_tests:
         build_args += ["--selector", "production_job"]  # selectors.yml: no unit tests

@@ -596,6 +596,11 @@ def test_bad_files_refused_in_one_sentence_each(corpus: CorpusBuild) -> None:
         assert marker not in output, output[-6000:]
     # Refused before any model ran: nothing was built.
     assert "OK created" not in output and "START sql" not in output
+    # Refused once, by the freshness step's run of the hook: `lgs build` does not start a
+    # build that would stop at the same check, and says so.
+    assert output.count("has the Online Retail (I) header") == 1, output[-6000:]
+    assert "$ dbt build" not in output
+    assert "Not building: dbt stopped before checking any source" in output
 
 
 def test_build_listened_on_loopback_only_with_the_spark_ui_on(corpus: CorpusBuild) -> None:
