@@ -14,6 +14,8 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv-dbt112
 LOCK=requirements/lock-dbt112.txt
+# The release installed online (LGS_DBT112_PARSER=install), pinned like the lock's packages.
+PARSER_PIN="dbt-core-experimental-parser==2.0.8"
 PARSER_MODE="${LGS_DBT112_PARSER:-skip}"
 case "$PARSER_MODE" in
     skip | install) ;;
@@ -49,7 +51,7 @@ pip_install() {
 "$PYTHON" -m venv "$VENV"
 pip_install --upgrade "pip>=24" setuptools wheel
 if [ "$PARSER_MODE" = install ]; then
-    pip_install -r "$LOCK"
+    pip_install -r "$LOCK" "$PARSER_PIN"
 else
     pip_install --no-deps -r "$LOCK"
 fi
