@@ -87,3 +87,24 @@ def test_schemas_are_dropped_only_on_a_session_target(
     assert slim_ci.main(["--target", "databricks_ci", "--drop-schemas"]) == 2
     error = capsys.readouterr().err
     assert "target 'databricks_ci' does not use: drop its CI schemas with SQL" in error
+
+
+def test_dropping_no_schema_starts_no_spark_session() -> None:
+    """Slim CI with nothing modified built nothing: dropping its (no) schemas must not start
+    a Spark session, which would listen on every interface with none of the target's
+    settings. In a new process, so that no other test's session is active."""
+    import subprocess
+    import sys
+
+    code = (
+        "from pyspark import SparkContext\n"
+        "from lgs_analytics.devtools.slim_ci import drop_schemas\n"
+        "drop_schemas([])\n"
+        "drop_schemas(['ci_lgs_marts'])\n"
+        "assert SparkContext._active_spark_context is None, 'a Spark session was started'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Not dropped (no Spark session of the build in this process)" in result.stdout

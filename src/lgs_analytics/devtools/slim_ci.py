@@ -80,9 +80,19 @@ def ci_schemas(target_path: Path, results: list[dict]) -> list[str]:
 
 
 def drop_schemas(schemas: list[str]) -> None:
-    """Drop the schemas in this process's Spark session (the one the build ran in)."""
+    """Drop the schemas in this process's Spark session (the one the build ran in).
+
+    Never starts a session: with nothing built there is nothing to drop, and a session
+    started here would have none of the target's settings (its driver and web UI would
+    listen on every interface, not 127.0.0.1)."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
+    if not schemas:
+        return
+    if SparkContext._active_spark_context is None:
+        print(f"Not dropped (no Spark session of the build in this process): {schemas}")
+        return
     spark = SparkSession.builder.getOrCreate()
     for schema in schemas:
         spark.sql(f"drop schema if exists `{schema}` cascade")
