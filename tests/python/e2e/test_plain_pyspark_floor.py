@@ -48,6 +48,9 @@ KEYS: dict[str, list[str]] = {
     "product_recommendations": ["stock_code", "recommendation_rank"],
 }
 RELATIVE_TOLERANCE = 1e-6
+    "campaign_ab_outcomes": ["campaign_id", "customer_id"],
+    "campaign_ab_power": ["campaign_id", "metric"],
+    "campaign_ab_results": ["campaign_id", "metric"],
 
 
 @pytest.fixture(scope="module")
