@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from lgs_analytics.report.campaign_chart import CAMPAIGN_AB_RESULTS, draw_campaign_uplift
 from lgs_analytics.report.tables import (
     ASSOCIATION_RULES,
     CLV_MODEL_EVALUATION,
@@ -679,6 +680,17 @@ CHARTS: tuple[ChartSpec, ...] = (
         (ASSOCIATION_RULES,),
         draw_association_rules,
         height=5.6,
+    ),
+    ChartSpec(
+        "campaign_uplift",
+        "Campaign A/B tests: uplift with its 95% interval",
+        "Each targeted campaign's uplift (treatment minus control) in the customers' "
+        "conversion within the campaign window and their revenue there, with the 95% "
+        "interval (two-proportion z-test for conversion, Welch's t-test for revenue) and "
+        "the CUPED estimate, which adjusts for the pre-period revenue; p is the test's "
+        "p-value, SRM! flags a sample-ratio mismatch of the assignment.",
+        (CAMPAIGN_AB_RESULTS,),
+        draw_campaign_uplift,
     ),
 )
 
