@@ -420,13 +420,13 @@ def compute_marts(
         builders.update(
             beyond_marts(spine, sales_lines, scores, segments, load_python_model, variables)
         )
-    return builders
         # The CRM exports land beside the raw folder (lgs build, lgs generate), or where
         # LGS_CAMPAIGN_RAW_PATH says.
         crm = Path(
             os.environ.get("LGS_CAMPAIGN_RAW_PATH") or raw_dir.parent / "campaign_assignments"
         )
         builders.update(campaign_marts(spark, crm, sales_lines, load_python_model, variables))
+    return builders
 
 
 def run(raw_dir: Path, out_dir: Path, target: str = "local", marts: str = "all") -> dict[str, Any]:

@@ -46,11 +46,11 @@ KEYS: dict[str, list[str]] = {
     "kmeans_cluster_profiles": ["cluster_id", "segment"],
     "association_rules": ["rule_rank"],
     "product_recommendations": ["stock_code", "recommendation_rank"],
-}
-RELATIVE_TOLERANCE = 1e-6
     "campaign_ab_outcomes": ["campaign_id", "customer_id"],
     "campaign_ab_power": ["campaign_id", "metric"],
     "campaign_ab_results": ["campaign_id", "metric"],
+}
+RELATIVE_TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
