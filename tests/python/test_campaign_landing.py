@@ -131,3 +131,39 @@ def test_a_bad_crm_header_is_one_sentence_and_changes_nothing(tmp_path):
     # as an Online Retail file (what `lgs import` makes of it) it is refused in one sentence
     with pytest.raises(UserError, match="a CRM export of campaign assignments"):
         import_real([bad], tmp_path / "raw" / "online_retail_ii")
+
+
+def test_lgs_import_routes_a_crm_export_to_the_campaign_folder(tmp_path, monkeypatch, capsys):
+    """`lgs import` recognises the CRM export by its header: it lands in the campaign
+    source's folder, not the Online Retail one; a near-miss header is one sentence."""
+    from lgs_analytics.cli import main
+
+    monkeypatch.setenv("LGS_STATE_DIR", str(tmp_path / "state"))
+    for name in ("LGS_RAW_PATH", "LGS_CAMPAIGN_RAW_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    raw = tmp_path / "state" / "raw"
+
+    assert main(["import", str(_crm_file(tmp_path / "crm.csv"))]) == 0
+    assert [p.name for p in (raw / "campaign_assignments").iterdir() if p.suffix == ".csv"] == [
+        "import-0001-part-00000.csv"
+    ]
+    assert not (raw / "online_retail_ii").exists()
+
+    capsys.readouterr()
+    bad = _crm_file(tmp_path / "bad.csv", header="campaign,customer_id,variant,assigned_at\n")
+    assert main(["import", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("error: bad.csv has columns")
+    assert not (raw / "online_retail_ii").exists()
+
+
+def test_lgs_generate_writes_the_assignments_beside_the_landing_folder(tmp_path, monkeypatch):
+    from lgs_analytics.cli import main
+
+    monkeypatch.setenv("LGS_STATE_DIR", str(tmp_path / "state"))
+    out = tmp_path / "lake" / "online_retail_ii"
+    assert main(["generate", "--rows", "3000", "--out", str(out)]) == 0
+    crm = tmp_path / "lake" / "campaign_assignments"
+    assert (crm / "part-00000.csv").read_text(encoding="utf-8").startswith(ASSIGNMENTS_HEADER)
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["campaign_assignments"] == str(crm.resolve())
