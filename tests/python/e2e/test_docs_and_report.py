@@ -68,6 +68,7 @@ REPORT_CHARTS = (
     "kmeans_clusters",
     "sku_trends",
     "association_rules",
+    "campaign_uplift",
 )
 # The tables behind the charts, by chart (the report's contract with the marts).
 REPORT_TABLES = {
@@ -81,6 +82,7 @@ REPORT_TABLES = {
     "kmeans_clusters": {"kmeans_model_selection", "kmeans_cluster_profiles"},
     "sku_trends": {"sku_trend_rankings"},
     "association_rules": {"association_rules"},
+    "campaign_uplift": {"campaign_ab_results"},
 }
 WAIT_SECONDS = 90
 
