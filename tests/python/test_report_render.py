@@ -127,6 +127,17 @@ def _frames(partial: list[bool] = PARTIAL) -> dict[str, pd.DataFrame]:
 def _beyond_frames() -> dict[str, pd.DataFrame]:
     """The CLV, K-Means, SKU trend and association rule marts, small and hand-made."""
     return {
+        "rfm_segment_transitions": pd.DataFrame(
+            {
+                "year_month": [202312] * 4,
+                "month_end": [dt.date(2023, 12, 31)] * 4,
+                "from_segment": ["Champions", "Champions", "Hibernating", "not a customer yet"],
+                "to_segment": ["Champions", "At Risk", "lapsed", "Champions"],
+                "from_segment_rank": [1, 1, 10, 0],
+                "to_segment_rank": [1, 9, 11, 1],
+                "customers": [10, 2, 7, 3],
+            }
+        ),
         "clv_tier_summary": pd.DataFrame(
             {
                 "tier_order": [1, 2, 3, 4, 5],

@@ -33,6 +33,10 @@ from lgs_analytics.report.tables import (
     SKU_TREND_RANKINGS,
     TableSpec,
 )
+from lgs_analytics.report.transitions_chart import (
+    RFM_SEGMENT_TRANSITIONS,
+    draw_segment_transitions,
+)
 from lgs_analytics.report.values import display_value, json_value, month_label, partial_mask
 
 SALES_COLOR = "#1f6f8b"
@@ -621,6 +625,18 @@ CHARTS: tuple[ChartSpec, ...] = (
         "1–5, segment from the R and F scores).",
         (RFM_SEGMENT_SUMMARY,),
         draw_rfm_segments,
+    ),
+    ChartSpec(
+        "rfm_segment_transitions",
+        "Customers moving between RFM segments",
+        "Each customer's state at the previous month end (row) against the last month end "
+        "(column): their RFM segment scored on the data up to that month end, lapsed "
+        "without a purchase in the last rfm_lapsed_months months (6 unless the project "
+        "variable says otherwise), or not a customer yet. Numbers are customers, the "
+        "colour their share of the row; the diagonal stayed.",
+        (RFM_SEGMENT_TRANSITIONS,),
+        draw_segment_transitions,
+        height=6.4,
     ),
     ChartSpec(
         "invoice_amounts",
