@@ -20,7 +20,6 @@ read with ``dbt.config.meta_get``):
 """
 
 import datetime as dt
-from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as sf
@@ -91,22 +90,26 @@ def customer_metrics(sales_lines: DataFrame, reference_date: dt.date | None) -> 
     )
 
 
-def score_customers(metrics: DataFrame, by: Sequence[str] = ()) -> DataFrame:
+def score_customers(metrics: DataFrame, by: tuple[str, ...] = ()) -> DataFrame:
     """Add r_score (most recent = 5), f_score (on frequency_rank), m_score and rfm_score.
 
     The quintile edges are computed over all rows, or per group of the ``by`` columns (one
     month end of ``customer_rfm_month_end``): each group is scored as if it were alone.
     """
-    edge_columns = (
-        quintile_edges("recency_days").alias("recency_edges"),
-        quintile_edges("frequency_rank").alias("frequency_rank_edges"),
-        quintile_edges("monetary").alias("monetary_edges"),
-    )
+    edges = {
+        "recency_edges": quintile_edges("recency_days"),
+        "frequency_rank_edges": quintile_edges("frequency_rank"),
+        "monetary_edges": quintile_edges("monetary"),
+    }
     if by:
-        edges = metrics.groupBy(*by).agg(*edge_columns)
-        with_edges = metrics.join(sf.broadcast(edges), on=list(by))
+        # Window aggregates: the metrics are computed once, not once more for a join.
+        group = Window.partitionBy(*by)
+        with_edges = metrics.select(
+            *metrics.columns, *[edge.over(group).alias(name) for name, edge in edges.items()]
+        )
     else:
-        with_edges = metrics.crossJoin(sf.broadcast(metrics.agg(*edge_columns)))
+        aggregated = metrics.agg(*[edge.alias(name) for name, edge in edges.items()])
+        with_edges = metrics.crossJoin(sf.broadcast(aggregated))
     scored = with_edges.select(
         *metrics.columns,
         (6 - quintile_bin(sf.col("recency_days"), sf.col("recency_edges")))
@@ -125,7 +128,9 @@ def score_customers(metrics: DataFrame, by: Sequence[str] = ()) -> DataFrame:
     )
 
 
-def assign_segments(scores: DataFrame, segment_map: DataFrame, by: Sequence[str] = ()) -> DataFrame:
+def assign_segments(
+    scores: DataFrame, segment_map: DataFrame, by: tuple[str, ...] = ()
+) -> DataFrame:
     """Segment from the (r_score, f_score) map seed; a left join keeps unmapped customers.
 
     The ``by`` columns (as given to ``score_customers``) come first in the result.

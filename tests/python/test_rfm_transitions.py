@@ -259,6 +259,34 @@ def test_every_customer_is_counted_every_month(spark, segment_map) -> None:
     assert {to for _, to in into_march} == {"lapsed", "not a customer yet"}
 
 
+def test_model_entry_point_reads_refs_and_the_lapsed_months(spark) -> None:
+    class FakeDbt:
+        def __init__(self) -> None:
+            self.config = self
+
+        def ref(self, name: str):
+            return {
+                "customer_rfm_month_end": month_end_scores(
+                    spark,
+                    [
+                        ("2010-01-31", "1", "Champions", "2010-01-10"),
+                        ("2010-02-28", "1", "Champions", "2010-01-10"),
+                    ],
+                ),
+                "rfm_segments": spark.createDataFrame(SEGMENTS, SEGMENTS_SCHEMA),
+            }[name]
+
+        def meta_get(self, key: str, default=None):
+            return {"rfm_lapsed_months": "1"}[key]
+
+    moves = TRANSITIONS_MODEL.model(FakeDbt(), spark).orderBy("year_month").collect()
+    # One month without a purchase: lapsed at the end of February.
+    assert [(move.year_month, move.to_segment) for move in moves] == [
+        (201001, "Champions"),
+        (201002, "lapsed"),
+    ]
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "1.5", "six", ""])
 def test_lapsed_months_must_be_a_whole_number_of_at_least_one(value) -> None:
     with pytest.raises(ValueError, match="rfm_lapsed_months must be a whole number"):
