@@ -63,7 +63,8 @@
     } -%}
     {%- set hint = "land it with `lgs import`, which recognises a CRM export of campaign "
         ~ "assignments by its header" -%}
-    {{ return(adapter.check_landed_files(raw_path, contract, [], hint)) }}
+    {#- No export may have landed yet: the folder is then created and reads as no rows. -#}
+    {{ return(adapter.check_landed_files(raw_path, contract, [], hint, may_be_empty=true)) }}
 {% endmacro %}
 
 {% macro campaign_source_view_ddl(view, landed) %}
