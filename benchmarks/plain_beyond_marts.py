@@ -389,3 +389,192 @@ def beyond_marts(
             ),
         ),
     }
+
+
+# The campaign A/B marts (models/marts/campaigns/, python_models/campaigns/), DEFINITIONS §7.
+ASSIGNMENT_SCHEMA = (
+    "campaign_id string, customer_id string, variant string, assigned_at string, "
+    "_corrupt_record string"
+)
+Z_SUM = 1.959963984540054 + 0.8416212335729143  # z_0.975 + z_0.80, as campaign_ab_power
+
+
+def campaign_assignments(spark: Any, folder: Path) -> DataFrame:
+    """``stg_crm__campaign_assignments``: the readable CRM lines, one per campaign and
+    customer (a customer with two variants, and second copies, are quarantined)."""
+    options = {
+        "header": "true",
+        "mode": "PERMISSIVE",
+        "columnNameOfCorruptRecord": "_corrupt_record",
+        "quote": '"',
+        "escape": '"',
+        "nullValue": "",
+        "emptyValue": "",
+    }
+    if not folder.is_dir() or not any(
+        path.is_file() and not path.name.startswith(("_", ".")) for path in folder.rglob("*")
+    ):
+        return spark.createDataFrame(
+            [], "campaign_id string, customer_id string, variant string, assigned_at timestamp"
+        )
+    raw = (
+        spark.read.schema(ASSIGNMENT_SCHEMA)
+        .options(**options)
+        .csv(str(folder))
+        .withColumn("source_file", sf.col("_metadata.file_path"))
+    )
+    parsed = raw.select(
+        "source_file",
+        sf.col("variant").alias("raw_variant"),
+        sf.col("assigned_at").alias("raw_assigned_at"),
+        sf.col("_corrupt_record").alias("raw_record"),
+        sf.trim("campaign_id").alias("campaign_id"),
+        sf.regexp_extract(sf.trim("customer_id"), r"^([0-9]+)(\.0+)?$", 1).alias("customer_id"),
+        sf.lower(sf.trim("variant")).alias("variant"),
+        sf.expr("try_to_timestamp(trim(assigned_at), 'yyyy-MM-dd HH:mm:ss')").alias("assigned_at"),
+    )
+    readable = parsed.where(
+        sf.col("raw_record").isNull()
+        & (sf.coalesce(sf.col("campaign_id"), sf.lit("")) != "")
+        & (sf.coalesce(sf.col("customer_id"), sf.lit("")) != "")
+        & sf.col("variant").isin("treatment", "control")
+        & sf.col("assigned_at").isNotNull()
+    )
+    key = Window.partitionBy("campaign_id", "customer_id")
+    ordered = key.orderBy("source_file", "raw_variant", "raw_assigned_at")
+    return (
+        readable.withColumn("copy_number", sf.row_number().over(ordered))
+        .withColumn("is_conflicting", sf.min("variant").over(key) != sf.max("variant").over(key))
+        .where((sf.col("copy_number") == 1) & ~sf.col("is_conflicting"))
+        .select("campaign_id", "customer_id", "variant", "assigned_at")
+    )
+
+
+def campaign_ab_outcomes(
+    assignments: DataFrame, sales_lines: DataFrame, window_days: int
+) -> DataFrame:
+    """``campaign_ab_outcomes``: window and pre-period of each assigned customer."""
+    periods = assignments.select(
+        "campaign_id",
+        "customer_id",
+        "variant",
+        sf.to_date("assigned_at").alias("window_start_date"),
+        sf.date_add(sf.to_date("assigned_at"), window_days).alias("window_end_date"),
+        sf.date_sub(sf.to_date("assigned_at"), window_days).alias("pre_period_start_date"),
+    )
+    lines = sales_lines.select("customer_id", "invoice_id", "invoice_date", "line_amount").alias(
+        "lines"
+    )
+    joined = periods.alias("p").join(
+        lines,
+        (sf.col("p.customer_id") == sf.col("lines.customer_id"))
+        & (sf.col("lines.invoice_date") >= sf.col("p.pre_period_start_date"))
+        & (sf.col("lines.invoice_date") < sf.col("p.window_end_date")),
+        "inner",
+    )
+    in_window = sf.col("lines.invoice_date") >= sf.col("p.window_start_date")
+    per_customer = joined.groupBy(
+        sf.col("p.campaign_id").alias("campaign_id"), sf.col("p.customer_id").alias("customer_id")
+    ).agg(
+        sf.count_distinct(sf.when(in_window, sf.col("lines.invoice_id"))).alias("window_orders"),
+        sf.sum(sf.when(in_window, sf.col("line_amount")).otherwise(0)).alias("revenue"),
+        sf.sum(sf.when(~in_window, sf.col("line_amount")).otherwise(0)).alias("pre_revenue"),
+    )
+    orders = sf.coalesce(sf.col("window_orders"), sf.lit(0).cast("bigint"))
+    return periods.join(per_customer, ["campaign_id", "customer_id"], "left").select(
+        "campaign_id",
+        "customer_id",
+        "variant",
+        orders.alias("window_orders"),
+        sf.coalesce("revenue", sf.lit(0)).cast("decimal(18,3)").alias("revenue"),
+        sf.coalesce("pre_revenue", sf.lit(0)).cast("decimal(18,3)").alias("pre_period_revenue"),
+        (orders > 0).alias("converted"),
+        "window_start_date",
+        "window_end_date",
+        "pre_period_start_date",
+    )
+
+
+def campaign_ab_power(outcomes: DataFrame) -> DataFrame:
+    """``campaign_ab_power``: the minimum detectable effect of each campaign's arm sizes."""
+    control = sf.col("variant") == "control"
+    converted = sf.col("converted").cast("int")
+    revenue = sf.col("revenue").cast("double")
+    arms = outcomes.groupBy("campaign_id").agg(
+        sf.count_if(sf.col("variant") == "treatment").alias("n_treatment"),
+        sf.count_if(control).alias("n_control"),
+        sf.avg(sf.when(control, converted)).alias("control_conversion"),
+        sf.avg(converted).alias("conversion_rate"),
+        sf.avg(sf.when(control, revenue)).alias("control_revenue"),
+        sf.stddev_samp(revenue).alias("revenue_sd"),
+    )
+    per_metric = arms.select(
+        "campaign_id",
+        sf.lit("conversion").alias("metric"),
+        "n_treatment",
+        "n_control",
+        sf.col("control_conversion").alias("control_mean"),
+        sf.sqrt(sf.col("conversion_rate") * (1 - sf.col("conversion_rate"))).alias("pooled_sd"),
+    ).unionByName(
+        arms.select(
+            "campaign_id",
+            sf.lit("revenue").alias("metric"),
+            "n_treatment",
+            "n_control",
+            sf.col("control_revenue").alias("control_mean"),
+            sf.col("revenue_sd").alias("pooled_sd"),
+        )
+    )
+    sized = (sf.col("n_treatment") > 0) & (sf.col("n_control") > 0) & (sf.col("pooled_sd") > 0)
+    mde = (
+        sf.lit(Z_SUM)
+        * sf.col("pooled_sd")
+        * sf.sqrt(1.0 / sf.col("n_treatment") + 1.0 / sf.col("n_control"))
+    )
+    return per_metric.select(
+        "campaign_id",
+        "metric",
+        "n_treatment",
+        "n_control",
+        "control_mean",
+        "pooled_sd",
+        sf.lit(0.05).cast("double").alias("alpha"),
+        sf.lit(0.8).cast("double").alias("target_power"),
+        sf.when(sized, mde).alias("minimum_detectable_effect"),
+        sf.when(sized & (sf.col("control_mean") > 0), mde / sf.col("control_mean")).alias(
+            "minimum_detectable_relative_effect"
+        ),
+    )
+
+
+def campaign_marts(
+    spark: Any,
+    assignments_dir: Path,
+    sales_lines: DataFrame,
+    load_model: Callable[[str], ModuleType],
+    variables: dict[str, Any],
+) -> dict[str, Callable[[], DataFrame]]:
+    """The three campaign marts as builders (outcomes first, the other two read it)."""
+    results = load_model("python_models/campaigns/campaign_ab_results.py")
+    built: dict[str, DataFrame] = {}
+
+    def outcomes() -> DataFrame:
+        if "outcomes" not in built:
+            assignments = campaign_assignments(spark, assignments_dir)
+            window = int(variables["campaign_window_days"])
+            built["outcomes"] = campaign_ab_outcomes(assignments, sales_lines, window).persist()
+        return built["outcomes"]
+
+    def ab_results() -> DataFrame:
+        moments = [row.asDict() for row in results.arm_moments_frame(outcomes()).collect()]
+        rows = results.results_from_moments(moments, float(variables["campaign_treatment_share"]))
+        schema = ", ".join(f"{name} {kind}" for name, kind in results.RESULT_COLUMNS)
+        return spark.createDataFrame(
+            [tuple(row[name] for name, _ in results.RESULT_COLUMNS) for row in rows], schema
+        )
+
+    return {
+        "campaign_ab_outcomes": outcomes,
+        "campaign_ab_power": lambda: campaign_ab_power(outcomes()),
+        "campaign_ab_results": ab_results,
+    }

@@ -47,7 +47,8 @@ from pyspark.storagelevel import StorageLevel
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SEEDS = PROJECT_ROOT / "seeds"
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # plain_beyond_marts.py
-from plain_beyond_marts import beyond_marts, growth_pct, project_vars  # noqa: E402
+from plain_beyond_marts import beyond_marts, campaign_marts, growth_pct, project_vars  # noqa: E402
+from plain_rfm_transitions import rfm_transition_marts  # noqa: E402
 
 # What the script computes: every mart of the dbt build, or those of DEFINITIONS §2–§5 (the
 # build without the models tagged `beyond`).
@@ -420,6 +421,15 @@ def compute_marts(
         builders.update(
             beyond_marts(spine, sales_lines, scores, segments, load_python_model, variables)
         )
+        builders.update(
+            rfm_transition_marts(sales_lines, segment_map, segments, load_python_model, variables)
+        )
+        # The CRM exports land beside the raw folder (lgs build, lgs generate), or where
+        # LGS_CAMPAIGN_RAW_PATH says.
+        crm = Path(
+            os.environ.get("LGS_CAMPAIGN_RAW_PATH") or raw_dir.parent / "campaign_assignments"
+        )
+        builders.update(campaign_marts(spark, crm, sales_lines, load_python_model, variables))
     return builders
 
 

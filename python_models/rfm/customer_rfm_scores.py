@@ -1,5 +1,11 @@
 """RFM scores and segment per customer (DEFINITIONS §4), one row per customer with a sales line.
 
+This file is two models: ``customer_rfm_scores`` and, through the symbolic link
+``customer_rfm_month_end.py`` next to it, ``customer_rfm_month_end`` (every customer's scores
+and segment as of every month end, DEFINITIONS §6). A dbt Python model cannot import
+another model or the project's code, so the month-end model is this file, and ``model()``
+picks the table by the model's name: both tables are scored by the same functions.
+
 Scores follow pandas ``qcut(q=5)`` semantics: the inner quintile edges e1..e4 are exact
 percentiles with linear interpolation (Spark's ``percentile``, not ``percentile_approx``),
 bins are right-inclusive and the minimum falls in bin 1, i.e. ``bin = 1 + #{k : value > e_k}``.
@@ -9,7 +15,8 @@ still defined and is what this model uses (some scores are then simply never giv
 Settings (``config.meta`` in the model yml next to this file, set from project variables;
 read with ``dbt.config.meta_get``):
 - ``rfm_reference_date``: "" (default) for the day after the last purchase date of the scored
-  customers, so the latest buyers have recency 1; otherwise a ``yyyy-mm-dd`` date.
+  customers, so the latest buyers have recency 1; otherwise a ``yyyy-mm-dd`` date. Not used
+  by ``customer_rfm_month_end``, whose reference date is the day after each month end.
 """
 
 import datetime as dt
@@ -18,6 +25,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as sf
 
 QUINTILE_PERCENTAGES = "array(0.2, 0.4, 0.6, 0.8)"
+MONTH_END_MODEL = "customer_rfm_month_end"
 
 
 def parse_reference_date(value: object) -> dt.date | None:
@@ -82,14 +90,27 @@ def customer_metrics(sales_lines: DataFrame, reference_date: dt.date | None) -> 
     )
 
 
-def score_customers(metrics: DataFrame) -> DataFrame:
-    """Add r_score (most recent = 5), f_score (on frequency_rank), m_score and rfm_score."""
-    edges = metrics.agg(
-        quintile_edges("recency_days").alias("recency_edges"),
-        quintile_edges("frequency_rank").alias("frequency_rank_edges"),
-        quintile_edges("monetary").alias("monetary_edges"),
-    )
-    scored = metrics.crossJoin(sf.broadcast(edges)).select(
+def score_customers(metrics: DataFrame, by: tuple[str, ...] = ()) -> DataFrame:
+    """Add r_score (most recent = 5), f_score (on frequency_rank), m_score and rfm_score.
+
+    The quintile edges are computed over all rows, or per group of the ``by`` columns (one
+    month end of ``customer_rfm_month_end``): each group is scored as if it were alone.
+    """
+    edges = {
+        "recency_edges": quintile_edges("recency_days"),
+        "frequency_rank_edges": quintile_edges("frequency_rank"),
+        "monetary_edges": quintile_edges("monetary"),
+    }
+    if by:
+        # Window aggregates: the metrics are computed once, not once more for a join.
+        group = Window.partitionBy(*by)
+        with_edges = metrics.select(
+            *metrics.columns, *[edge.over(group).alias(name) for name, edge in edges.items()]
+        )
+    else:
+        aggregated = metrics.agg(*[edge.alias(name) for name, edge in edges.items()])
+        with_edges = metrics.crossJoin(sf.broadcast(aggregated))
+    scored = with_edges.select(
         *metrics.columns,
         (6 - quintile_bin(sf.col("recency_days"), sf.col("recency_edges")))
         .cast("int")
@@ -107,8 +128,13 @@ def score_customers(metrics: DataFrame) -> DataFrame:
     )
 
 
-def assign_segments(scores: DataFrame, segment_map: DataFrame) -> DataFrame:
-    """Segment from the (r_score, f_score) map seed; a left join keeps unmapped customers."""
+def assign_segments(
+    scores: DataFrame, segment_map: DataFrame, by: tuple[str, ...] = ()
+) -> DataFrame:
+    """Segment from the (r_score, f_score) map seed; a left join keeps unmapped customers.
+
+    The ``by`` columns (as given to ``score_customers``) come first in the result.
+    """
     segments = segment_map.select(
         sf.col("r_score").cast("int").alias("r_score"),
         sf.col("f_score").cast("int").alias("f_score"),
@@ -116,6 +142,7 @@ def assign_segments(scores: DataFrame, segment_map: DataFrame) -> DataFrame:
     )
     joined = scores.join(sf.broadcast(segments), on=["r_score", "f_score"], how="left")
     return joined.select(
+        *by,
         sf.col("customer_id").cast("string").alias("customer_id"),
         "segment",
         "rfm_score",
@@ -139,8 +166,86 @@ def customer_rfm_scores(
     return assign_segments(score_customers(metrics), segment_map)
 
 
+def month_end_metrics(sales_lines: DataFrame) -> DataFrame:
+    """``customer_metrics`` as of every month end, from the customer's first month on.
+
+    One row per customer and calendar month end from the customer's first purchase month to
+    the last month of the lines (months without any purchase included), computed on the
+    lines dated up to that month end; the reference date is the day after the month end.
+    One pass: per customer and month, then running totals per customer, so the cost grows
+    with customers × months, not with the lines × months.
+    """
+    lines = sales_lines.where(sf.col("customer_id").isNotNull()).withColumn(
+        "month_end", sf.last_day("invoice_date")
+    )
+    months = lines.groupBy("customer_id", "month_end").agg(
+        sf.max("invoice_date").alias("month_last_purchase_date"),
+        sf.sum("line_amount").alias("month_amount"),
+    )
+    # An invoice counts from the month of its first line on (countDistinct up to a date).
+    invoices = (
+        lines.groupBy("customer_id", "invoice_id")
+        .agg(sf.last_day(sf.min("invoice_date")).alias("month_end"))
+        .groupBy("customer_id", "month_end")
+        .agg(sf.count(sf.lit(1)).alias("month_invoices"))
+    )
+    bounds = months.agg(
+        sf.trunc(sf.min("month_end"), "MM").alias("first_month"),
+        sf.trunc(sf.max("month_end"), "MM").alias("last_month"),
+    )
+    month_ends = bounds.select(
+        sf.explode(
+            sf.expr(
+                "transform(sequence(first_month, last_month, interval 1 month), m -> last_day(m))"
+            )
+        ).alias("month_end")
+    )
+    first_months = months.groupBy("customer_id").agg(sf.min("month_end").alias("first_month_end"))
+    grid = (
+        first_months.crossJoin(sf.broadcast(month_ends))
+        .where(sf.col("month_end") >= sf.col("first_month_end"))
+        .join(months, on=["customer_id", "month_end"], how="left")
+        .join(invoices, on=["customer_id", "month_end"], how="left")
+    )
+    to_date = (
+        Window.partitionBy("customer_id")
+        .orderBy("month_end")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    running = grid.select(
+        "month_end",
+        "customer_id",
+        sf.max("month_last_purchase_date").over(to_date).alias("last_purchase_date"),
+        sf.sum(sf.coalesce("month_invoices", sf.lit(0))).over(to_date).alias("frequency"),
+        sf.sum(sf.coalesce("month_amount", sf.lit(0))).over(to_date).alias("monetary"),
+        sf.date_add("month_end", 1).alias("reference_date"),
+    )
+    by_frequency_then_id = Window.partitionBy("month_end").orderBy("frequency", "customer_id")
+    return running.select(
+        "month_end",
+        "customer_id",
+        sf.datediff("reference_date", "last_purchase_date").alias("recency_days"),
+        sf.col("frequency").cast("bigint").alias("frequency"),
+        sf.col("monetary").cast("decimal(18,3)").alias("monetary"),
+        sf.row_number().over(by_frequency_then_id).cast("bigint").alias("frequency_rank"),
+        "last_purchase_date",
+        "reference_date",
+    )
+
+
+def customer_rfm_month_end(sales_lines: DataFrame, segment_map: DataFrame) -> DataFrame:
+    """The month-end model: the scores and segment of ``customer_rfm_scores`` per month end."""
+    by_month_end = ("month_end",)
+    metrics = month_end_metrics(sales_lines)
+    segments = assign_segments(score_customers(metrics, by_month_end), segment_map, by_month_end)
+    year_month = sf.date_format("month_end", "yyyyMM").cast("int").alias("year_month")
+    return segments.select(year_month, *segments.columns)
+
+
 def model(dbt, session):
     reference_date = parse_reference_date(dbt.config.meta_get("rfm_reference_date", ""))
     sales_lines = dbt.ref("int_sales_lines_filtered")
     segment_map = dbt.ref("rfm_segment_map")
+    if dbt.this.identifier == MONTH_END_MODEL:
+        return customer_rfm_month_end(sales_lines, segment_map)
     return customer_rfm_scores(sales_lines, segment_map, reference_date)

@@ -38,7 +38,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
     if args.format != "csv" and args.malformed_share > 0:
         raise UserError("--malformed-share applies to CSV only: drop it or use --format csv.")
-    out = Path(args.out) if args.out else ProjectPaths.discover().raw
+    paths = ProjectPaths.discover()
+    out = Path(args.out) if args.out else paths.raw
+    # The campaign assignments (a CRM export) land in their own source's folder.
+    campaigns = Path(args.campaigns_out) if args.campaigns_out else None
+    if campaigns is None:
+        campaigns = Path(out).parent / "campaign_assignments" if args.out else paths.campaigns
     try:
         manifest = generate(
             out,
@@ -47,6 +52,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
             fmt=args.format,
             malformed_share=args.malformed_share,
             chunk_rows=args.chunk_rows,
+            assignments_dir=campaigns,
         )
     except OSError as error:
         raise UserError(
@@ -58,11 +64,21 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from lgs_analytics.landing.importer import import_real
+    from lgs_analytics.landing.importer import (
+        CAMPAIGN_ASSIGNMENTS,
+        ONLINE_RETAIL_II,
+        import_real,
+        source_of,
+    )
 
     paths = ProjectPaths.discover()
-    out = Path(args.out) if args.out else paths.raw
-    entry = import_real(args.inputs, out, replace=args.replace, state_dir=paths.state)
+    # A CRM export of campaign assignments is recognised by its header (the first file's).
+    source = source_of(args.inputs[0]) if args.inputs else ONLINE_RETAIL_II
+    default = paths.campaigns if source == CAMPAIGN_ASSIGNMENTS else paths.raw
+    out = Path(args.out) if args.out else default
+    entry = import_real(
+        args.inputs, out, replace=args.replace, state_dir=paths.state, source=source
+    )
     print(
         f"Imported {entry['rows']:,} rows from {len(args.inputs)} file(s) into {out} as "
         f"import {entry['import']} ({len(entry['files'])} new file(s), recorded in "
@@ -205,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed (the same seed gives the same files)",
     )
     generate.add_argument("--out", help="output folder (default: the landing path)")
+    generate.add_argument(
+        "--campaigns-out",
+        help="folder of the campaign assignments (default: the campaign landing path, or "
+        "campaign_assignments beside --out)",
+    )
     generate.add_argument(
         "--format", choices=["csv", "parquet"], default="csv", help="file format of the rows"
     )

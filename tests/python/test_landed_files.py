@@ -15,6 +15,7 @@ import pytest
 
 from dbt.adapters.sparkplus.landed_files import (
     PEEK_BYTES,
+    Findings,
     LandedFile,
     Layout,
     check_files,
@@ -272,6 +273,14 @@ def test_scan_refuses_bad_files_subfolders_and_missing_paths(spark, tmp_path: Pa
     (tmp_path / "void").mkdir()
     empty = scan_landing_path(spark, str(tmp_path / "void"), CONTRACT)
     assert empty.refusals == [f"The landing path {tmp_path / 'void'} holds no data files."]
+    # A source that may have no file yet: an empty folder passes, a missing one is created.
+    assert scan_landing_path(spark, str(tmp_path / "void"), CONTRACT, may_be_empty=True) == (
+        Findings()
+    )
+    assert scan_landing_path(spark, str(tmp_path / "later"), CONTRACT, may_be_empty=True) == (
+        Findings()
+    )
+    assert (tmp_path / "later").is_dir()
 
 
 def test_scan_of_a_single_file_and_a_glob(spark, tmp_path: Path) -> None:

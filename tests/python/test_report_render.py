@@ -127,6 +127,17 @@ def _frames(partial: list[bool] = PARTIAL) -> dict[str, pd.DataFrame]:
 def _beyond_frames() -> dict[str, pd.DataFrame]:
     """The CLV, K-Means, SKU trend and association rule marts, small and hand-made."""
     return {
+        "rfm_segment_transitions": pd.DataFrame(
+            {
+                "year_month": [202312] * 4,
+                "month_end": [dt.date(2023, 12, 31)] * 4,
+                "from_segment": ["Champions", "Champions", "Hibernating", "not a customer yet"],
+                "to_segment": ["Champions", "At Risk", "lapsed", "Champions"],
+                "from_segment_rank": [1, 1, 10, 0],
+                "to_segment_rank": [1, 9, 11, 1],
+                "customers": [10, 2, 7, 3],
+            }
+        ),
         "clv_tier_summary": pd.DataFrame(
             {
                 "tier_order": [1, 2, 3, 4, 5],
@@ -238,6 +249,26 @@ def _beyond_frames() -> dict[str, pd.DataFrame]:
                 "lift": [31.52, 35.47, 8.91],
                 "rule_baskets": [526, 417, 851],
                 "total_baskets": [40129] * 3,
+            }
+        ),
+        "campaign_ab_results": pd.DataFrame(
+            {
+                "campaign_id": ["CMP-A", "CMP-A", "CMP-B", "CMP-B"],
+                "metric": ["conversion", "revenue", "conversion", "revenue"],
+                "n_treatment": [250, 250, 80, 80],
+                "n_control": [245, 245, 85, 85],
+                "treatment_mean": [0.31, 182.5, 0.2, 90.0],
+                "control_mean": [0.12, 64.0, 0.21, 95.5],
+                "absolute_uplift": [0.19, 118.5, -0.01, -5.5],
+                "relative_uplift": [1.583, 1.852, -0.048, -0.058],
+                "ci_lower": [0.119, 61.2, -0.133, -80.1],
+                "ci_upper": [0.261, 175.8, 0.113, 69.1],
+                "p_value": [1.2e-7, 0.00005, 0.874, 0.885],
+                "cuped_uplift": [0.188, 116.0, -0.012, -3.0],
+                "cuped_ci_lower": [0.12, 63.0, -0.13, -70.0],
+                "cuped_ci_upper": [0.256, 169.0, 0.106, 64.0],
+                "srm_p_value": [0.823, 0.823, 0.0004, 0.0004],
+                "has_sample_ratio_mismatch": [False, False, True, True],
             }
         ),
     }
@@ -503,6 +534,12 @@ def test_new_charts_show_the_numbers_of_their_marts(rendered: Path) -> None:
     assert trends[2]["stock_code"] == "84879" and trends[2]["revenue_growth_pct"] == 400.0
     rules = charts["association_rules"]["tables"]["association_rules"]["rows"]
     assert [row["lift"] for row in rules] == [31.52, 35.47, 8.91]
+    campaigns = charts["campaign_uplift"]["tables"]["campaign_ab_results"]["rows"]
+    assert [(row["campaign_id"], row["metric"]) for row in campaigns][:2] == [
+        ("CMP-A", "conversion"),
+        ("CMP-A", "revenue"),
+    ]
+    assert campaigns[1]["ci_lower"] == 61.2 and campaigns[3]["has_sample_ratio_mismatch"]
     text = rendered.read_text(encoding="utf-8")
     assert "WHITE HANGING HEART T-LIGHT HOLDER" in text
     assert "40,129" in text

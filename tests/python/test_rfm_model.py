@@ -468,12 +468,14 @@ def test_yml_documents_every_column_with_its_type(spark, segment_map):
 
 
 class FakeDbt:
-    """The slice of dbt's Python model object the models use: ref() and config.meta_get()."""
+    """The slice of dbt's Python model object the models use: ref(), config.meta_get() and
+    this.identifier (the model's table name)."""
 
-    def __init__(self, refs: dict, config: dict) -> None:
+    def __init__(self, refs: dict, config: dict, identifier: str = "customer_rfm_scores") -> None:
         self._refs = refs
         self.config = self
         self._config = config
+        self.this = type("this", (), {"identifier": identifier})
 
     def ref(self, name: str):
         return self._refs[name]
@@ -496,6 +498,14 @@ class FakeDbt:
         (
             "python_models/rfm/rfm_segment_summary.py",
             [("ref", ["customer_rfm_scores"]), ("ref", ["rfm_segments"])],
+        ),
+        (
+            "python_models/rfm/rfm_segment_transitions.py",
+            [
+                ("meta_get", ["rfm_lapsed_months", 6]),
+                ("ref", ["customer_rfm_month_end"]),
+                ("ref", ["rfm_segments"]),
+            ],
         ),
     ],
 )
@@ -528,3 +538,9 @@ def test_model_entry_point_reads_refs_and_config(spark, segment_map):
     [scored] = RFM.model(dbt, spark).collect()
     assert scored["recency_days"] == 348
     assert scored["reference_date"] == dt.date(2012, 1, 1)
+
+    # The same file is customer_rfm_month_end (a link): that table, by the model's name.
+    month_end = FakeDbt(dbt._refs, dbt._config, identifier="customer_rfm_month_end")
+    [row] = RFM.model(month_end, spark).collect()
+    assert (row["month_end"], row["year_month"]) == (dt.date(2011, 1, 31), 201101)
+    assert row["reference_date"] == dt.date(2011, 2, 1)

@@ -81,11 +81,14 @@ from lgs_analytics.landing.raw_layout import (
     MANIFEST_NAME,
     RAW_COLUMNS,
 )
+from lgs_analytics.synthetic.campaigns import ASSIGNMENT_COLUMNS
 from lgs_analytics.synthetic.raw_text import join_csv_fields, line_blocks
 
 ONLINE_RETAIL_II = "online_retail_ii"
 ONLINE_RETAIL = "online_retail"
+CAMPAIGN_ASSIGNMENTS = "campaign_assignments"
 _LAYOUTS = {RAW_COLUMNS: ONLINE_RETAIL_II, LEGACY_COLUMNS: ONLINE_RETAIL}
+_HEADERS = {CAMPAIGN_ASSIGNMENTS: ",".join(ASSIGNMENT_COLUMNS) + "\n"}
 _DATE_FORMATS = {ONLINE_RETAIL_II: DATE_FORMAT, ONLINE_RETAIL: LEGACY_DATE_FORMAT}
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm")  # openpyxl; the real files are .xlsx
 _CHUNK_ROWS = 2_000_000
@@ -114,11 +117,14 @@ def import_real(
     *,
     replace: bool = False,
     state_dir: str | Path | None = None,
+    source: str = ONLINE_RETAIL_II,
 ) -> dict:
     """Land real Online Retail files in ``out_dir`` as one transaction; the import's entry.
 
     Appends by default, replaces every landed file with ``replace``; records the landing
     path in ``state_dir``'s landing history when given (see the module docstring).
+    ``source`` ``campaign_assignments`` lands CRM exports of campaign assignments
+    (`source_of`) the same way, in the campaign source's folder.
     """
     landing = Path(os.path.realpath(out_dir))
     if not inputs:
@@ -137,7 +143,7 @@ def import_real(
         ledger = _current_ledger(landing, sources, replace)
         staging = _sibling(landing, "new")
         try:
-            entry, linked = _stage_import(sources, staging, ledger, landing, replace)
+            entry, linked = _stage_import(sources, staging, ledger, landing, replace, source)
             if _listing(landing) != linked:
                 raise _refused(
                     f"files in {landing} changed while the import was written (wait until "
@@ -172,14 +178,32 @@ def recover_interrupted_import(landing: Path) -> None:
         _recover(landing)
 
 
+def source_of(path: str | Path) -> str:
+    """``campaign_assignments`` for a CSV file whose header is the CRM export's, else
+    ``online_retail_ii`` (the Online Retail importer then checks the layout)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(4096).decode("utf-8-sig", errors="replace")
+    except OSError:
+        return ONLINE_RETAIL_II
+    columns = tuple(column.strip().strip('"') for column in first.strip().split(","))
+    return CAMPAIGN_ASSIGNMENTS if columns == ASSIGNMENT_COLUMNS else ONLINE_RETAIL_II
+
+
 def detect_layout(columns: list[str], source: str) -> str:
     """``online_retail_ii`` or ``online_retail`` from a header, else a one-sentence UserError."""
     found = tuple(str(column).strip() for column in columns)
     if found in _LAYOUTS:
         return _LAYOUTS[found]
+    if found == ASSIGNMENT_COLUMNS:
+        raise UserError(
+            f"{source} is a CRM export of campaign assignments: import it on its own, not "
+            "together with Online Retail files."
+        )
     raise UserError(
-        f"{source} has columns {list(found)} but an Online Retail file needs either "
-        f"{list(RAW_COLUMNS)} (Online Retail II) or {list(LEGACY_COLUMNS)} (Online Retail)."
+        f"{source} has columns {list(found)} but a file to import needs the header "
+        f"{list(RAW_COLUMNS)} (Online Retail II), {list(LEGACY_COLUMNS)} (Online Retail) "
+        f"or {list(ASSIGNMENT_COLUMNS)} (a CRM export of campaign assignments)."
     )
 
 
@@ -212,8 +236,26 @@ def _decode(raw: bytes) -> tuple[str, str]:
             return raw.decode("latin-1"), "latin-1"
 
 
+def _read_assignments(path: Path) -> tuple[str, pd.DataFrame, str, str]:
+    """A CRM export of campaign assignments, every field as text, unchanged (bad rows are
+    quarantined by staging, never dropped here)."""
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        raise UserError(f"{path.name} is a workbook: export the campaign assignments as CSV.")
+    text, encoding = _decode(path.read_bytes())
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    found = tuple(str(column).strip() for column in frame.columns)
+    if found != ASSIGNMENT_COLUMNS:
+        raise UserError(
+            f"{path.name} has columns {list(found)} but a CRM export of campaign "
+            f"assignments needs {list(ASSIGNMENT_COLUMNS)}."
+        )
+    return path.name, frame, CAMPAIGN_ASSIGNMENTS, encoding
+
+
 def to_raw_csv_lines(frame: pd.DataFrame, layout: str) -> pa.Array:
     """The rows as CSV lines (no header) in the generator's Online Retail II dialect."""
+    if layout == CAMPAIGN_ASSIGNMENTS:
+        return join_csv_fields([_convert_distinct(frame[c], _text) for c in frame.columns])
     date_format = _DATE_FORMATS[layout]
     converters = (
         _text,
@@ -412,20 +454,31 @@ def _next_import_number(ledger: dict, landing: Path) -> int:
 
 
 def _stage_import(
-    sources: list[_Source], staging: Path, ledger: dict, landing: Path, replace: bool
+    sources: list[_Source],
+    staging: Path,
+    ledger: dict,
+    landing: Path,
+    replace: bool,
+    source_kind: str = ONLINE_RETAIL_II,
 ) -> tuple[dict, set]:
     """Write the landing folder's next version into ``staging``: the new ledger entry, and
     the landing folder's listing when its files were linked (a file landed by hand after
     that would be lost by the swap, so the caller compares)."""
     staging.mkdir()
     number = _next_import_number(ledger, landing)
-    writer = CsvPartWriter(staging, _CHUNK_ROWS, prefix=f"import-{number:04d}-", durable=True)
+    writer = CsvPartWriter(
+        staging,
+        _CHUNK_ROWS,
+        prefix=f"import-{number:04d}-",
+        durable=True,
+        **({"header": _HEADERS[source_kind]} if source_kind in _HEADERS else {}),
+    )
     layouts: dict[str, str] = {}
     encodings: dict[str, str] = {}
     described = []
     for source in sources:
         rows = 0
-        for name, frame, layout, encoding in _read_input(source.path, landing):
+        for name, frame, layout, encoding in _read_input(source.path, landing, source_kind):
             layouts[name] = layout
             if encoding:
                 encodings[name] = encoding
@@ -491,10 +544,14 @@ def _listing(folder: Path) -> set[tuple[str, int, int, int]]:
     return entries
 
 
-def _read_input(path: Path, landing: Path) -> list[tuple[str, pd.DataFrame, str, str | None]]:
+def _read_input(
+    path: Path, landing: Path, source_kind: str = ONLINE_RETAIL_II
+) -> list[tuple[str, pd.DataFrame, str, str | None]]:
     """Every sheet or the file, read whole; a reader's failure as one sentence."""
     excel = path.suffix.lower() in _EXCEL_SUFFIXES
     try:
+        if source_kind == CAMPAIGN_ASSIGNMENTS:
+            return [_read_assignments(path)]
         return list(_read_sources(path))
     except UserError as error:
         raise _refused(str(error), landing) from error

@@ -17,13 +17,20 @@ class CsvPartWriter:
     """Appends already-encoded lines, starting a new file (with header) every ``chunk_rows``.
 
     ``prefix`` goes before each file name (the importer's ``import-0002-``, so that files of
-    different imports never share a name); ``durable`` fsyncs each file before closing it.
+    different imports never share a name); ``durable`` fsyncs each file before closing it;
+    ``header`` is the first line of each file (the Online Retail II header by default).
     """
 
     def __init__(
-        self, out_dir: Path, chunk_rows: int, prefix: str = "", durable: bool = False
+        self,
+        out_dir: Path,
+        chunk_rows: int,
+        prefix: str = "",
+        durable: bool = False,
+        header: str = CSV_HEADER,
     ) -> None:
         self._out_dir = out_dir
+        self._header = header.encode()
         self._chunk_rows = chunk_rows
         self._prefix = prefix
         self._durable = durable
@@ -59,7 +66,7 @@ class CsvPartWriter:
         name = self._prefix + part_file_name(len(self.files), "csv")
         self.files.append(name)
         self._file = open(self._out_dir / name, "wb")  # noqa: SIM115 - closed in _close_current
-        self._file.write(CSV_HEADER.encode())
+        self._file.write(self._header)
         self._rows_in_file = 0
 
     def _close_current(self) -> None:

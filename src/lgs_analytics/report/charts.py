@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from lgs_analytics.report.campaign_chart import CAMPAIGN_AB_RESULTS, draw_campaign_uplift
 from lgs_analytics.report.tables import (
     ASSOCIATION_RULES,
     CLV_MODEL_EVALUATION,
@@ -31,6 +32,10 @@ from lgs_analytics.report.tables import (
     RFM_SEGMENT_SUMMARY,
     SKU_TREND_RANKINGS,
     TableSpec,
+)
+from lgs_analytics.report.transitions_chart import (
+    RFM_SEGMENT_TRANSITIONS,
+    draw_segment_transitions,
 )
 from lgs_analytics.report.values import display_value, json_value, month_label, partial_mask
 
@@ -622,6 +627,18 @@ CHARTS: tuple[ChartSpec, ...] = (
         draw_rfm_segments,
     ),
     ChartSpec(
+        "rfm_segment_transitions",
+        "Customers moving between RFM segments",
+        "Each customer's state at the previous month end (row) against the last month end "
+        "(column): their RFM segment scored on the data up to that month end, lapsed "
+        "without a purchase in the last rfm_lapsed_months months (6 unless the project "
+        "variable says otherwise), or not a customer yet. Numbers are customers, the "
+        "colour their share of the row; the diagonal stayed.",
+        (RFM_SEGMENT_TRANSITIONS,),
+        draw_segment_transitions,
+        height=6.4,
+    ),
+    ChartSpec(
         "invoice_amounts",
         "Invoice amount distribution",
         "Invoice amounts (sum of line amounts per invoice) at or below the outlier "
@@ -679,6 +696,17 @@ CHARTS: tuple[ChartSpec, ...] = (
         (ASSOCIATION_RULES,),
         draw_association_rules,
         height=5.6,
+    ),
+    ChartSpec(
+        "campaign_uplift",
+        "Campaign A/B tests: uplift with its 95% interval",
+        "Each targeted campaign's uplift (treatment minus control) in the customers' "
+        "conversion within the campaign window and their revenue there, with the 95% "
+        "interval (two-proportion z-test for conversion, Welch's t-test for revenue) and "
+        "the CUPED estimate, which adjusts for the pre-period revenue; p is the test's "
+        "p-value, SRM! flags a sample-ratio mismatch of the assignment.",
+        (CAMPAIGN_AB_RESULTS,),
+        draw_campaign_uplift,
     ),
 )
 

@@ -26,7 +26,11 @@ def load_frame(spark, relation: str, spec: TableSpec) -> pd.DataFrame | None:
     """The spec's columns of a small mart table, ordered; None when the table does not exist."""
     if not spark.catalog.tableExists(relation):
         return None
-    query = spark.table(relation).select(*spec.columns).orderBy(*spec.order_by)
+    table = spark.table(relation)
+    if spec.latest is not None:
+        latest = table.agg({spec.latest: "max"}).first()[0]
+        table = table.where(table[spec.latest] == latest)
+    query = table.select(*spec.columns).orderBy(*spec.order_by)
     if spec.limit is not None:
         query = query.limit(spec.limit)
     # One row more than allowed tells "too big" apart from "exactly at the limit".

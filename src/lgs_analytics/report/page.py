@@ -222,9 +222,11 @@ def render_report(
                 name: {
                     "relation": relations.get(name, name),
                     "columns": [str(column) for column in frame.columns],
-                    # Which rows of the table these are: all, or the top `limit` by `order_by`.
+                    # Which rows of the table these are: all, or the top `limit` by `order_by`,
+                    # of the rows holding the greatest value of `latest` when it is set.
                     "order_by": list(specs[name].order_by),
                     "limit": specs[name].limit,
+                    "latest": specs[name].latest,
                     "rows": frame_rows(frame),
                 }
                 for name, frame in chart_frames.items()

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 class TableSpec:
     """A mart table the report reads: the columns it shows, in display order.
 
-    `limit` keeps only the first rows in `order_by` order (the top of a ranking).
+    `limit` keeps only the first rows in `order_by` order (the top of a ranking); `latest`
+    names a column whose greatest value the kept rows hold (the last month of a table that
+    grows with the months).
     """
 
     table: str
     columns: tuple[str, ...]
     order_by: tuple[str, ...]
     limit: int | None = None
+    latest: str | None = None
 
 
 MONTHLY_SALES = TableSpec(

@@ -20,7 +20,7 @@ from lgs_analytics.landing.folders import (
     read_manifest,
     remember_landed,
 )
-from lgs_analytics.runtime.paths import ProjectPaths
+from lgs_analytics.runtime.paths import CAMPAIGN_RAW_ENV, ProjectPaths
 
 # Everything whose change can change the warehouse, the docs or the report.
 INPUT_DIRS = ("models", "python_models", "macros", "seeds", "tests", "analyses", "conf", "src")
@@ -78,7 +78,13 @@ def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
         "— synthetic data, not a shop's; land real files with `lgs import`.",
         flush=True,
     )
-    generate(landing, rows=rows, seed=seed)
+    campaigns = paths.campaigns
+    generate(
+        landing,
+        rows=rows,
+        seed=seed,
+        assignments_dir=None if data_files(campaigns) else campaigns,
+    )
     return True
 
 
@@ -95,7 +101,7 @@ def fingerprint(paths: ProjectPaths, target: str, unit_tests: bool = False) -> s
         if path.exists():
             digest.update(name.encode())
             digest.update(path.read_bytes())
-    for path in raw_files(paths.raw):
+    for path in raw_files(paths.raw) + raw_files(paths.campaigns):
         stat = path.stat()
         digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     settings = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("LGS_", "DBT_"))}
@@ -232,6 +238,9 @@ def main_job(
     check_java()
     prepare_environment(paths)
     ensure_raw_data(paths, rows, seed)  # first: its notice is the first line of the output
+    if "://" not in os.environ.get(CAMPAIGN_RAW_ENV, ""):
+        # The campaign source's table needs its folder even when no CRM export has landed.
+        paths.campaigns.mkdir(parents=True, exist_ok=True)
     if ensure_profile(paths):
         print(f"Created {paths.profiles.name} from {paths.profiles_example.name}.")
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 STATE_ENV = "LGS_STATE_DIR"
 RAW_ENV = "LGS_RAW_PATH"
+CAMPAIGN_RAW_ENV = "LGS_CAMPAIGN_RAW_PATH"
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -43,6 +44,15 @@ class ProjectPaths:
             path = Path(env)
             return path if path.is_absolute() else (self.root / path).resolve()
         return self.state / "raw" / "online_retail_ii"
+
+    @property
+    def campaigns(self) -> Path:
+        """Landing folder of the CRM exports of campaign assignments (the second source)."""
+        env = os.environ.get(CAMPAIGN_RAW_ENV)
+        if env and "://" not in env and not env.startswith("dbfs:"):
+            path = Path(env)
+            return path if path.is_absolute() else (self.root / path).resolve()
+        return self.state / "raw" / "campaign_assignments"
 
     @property
     def warehouse(self) -> Path:
@@ -83,6 +93,7 @@ class ProjectPaths:
         return {
             STATE_ENV: str(self.state),
             RAW_ENV: os.environ.get(RAW_ENV) or str(self.raw),
+            CAMPAIGN_RAW_ENV: os.environ.get(CAMPAIGN_RAW_ENV) or str(self.campaigns),
             "DBT_TARGET_PATH": str(self.target),
             "DBT_LOG_PATH": str(self.logs),
             "DO_NOT_TRACK": "1",

@@ -30,6 +30,12 @@ from lgs_analytics.errors import UserError
 from lgs_analytics.landing.folders import refuse_to_mix_synthetic
 from lgs_analytics.landing.part_writer import CsvPartWriter, ParquetPartWriter
 from lgs_analytics.landing.raw_layout import MANIFEST_NAME
+from lgs_analytics.synthetic.campaigns import (
+    CampaignPlan,
+    CampaignTruth,
+    plan_campaigns,
+    write_assignments,
+)
 from lgs_analytics.synthetic.catalogue import build_catalogue
 from lgs_analytics.synthetic.ground_truth import GroundTruth
 from lgs_analytics.synthetic.invoice_batch import InvoiceBatch
@@ -76,20 +82,29 @@ def generate(
     malformed_share: float = 0.0,
     chunk_rows: int = 2_000_000,
     progress: bool = True,
+    assignments_dir: str | Path | None = None,
 ) -> dict:
     """Writes part files + `_manifest.json` into out_dir (created; existing part-* files and
     manifest in it are removed first) and returns the manifest dict.
+
+    The default campaigns (`synthetic.campaigns`) are simulated in every run and their
+    exact effects recorded under ``campaigns`` in the manifest; their assignments, a CRM
+    export, are written to ``assignments_dir`` when it is given.
 
     Refuses (UserError) a folder holding landed data: imported files, or data files the
     generator did not write; synthetic rows are never mixed with a shop's."""
     _validate(rows, seed, fmt, malformed_share, chunk_rows)
     out = Path(out_dir)
     refuse_to_mix_synthetic(out)
+    if assignments_dir is not None:
+        refuse_to_mix_synthetic(Path(assignments_dir))
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous_output(out)
     n_malformed = round(rows * malformed_share) if fmt == "csv" else 0
     calendar = build_calendar()
     simulation = _build_world(seed, rows, calendar)
+    plan = plan_campaigns(np.random.default_rng([seed, 4]), simulation.population, calendar)
+    simulation.campaign_orders = plan.orders
     slices = plan_slices(calendar, simulation.expected_lines_by_day(), rows - n_malformed)
     run = _Run(
         out=out,
@@ -99,10 +114,15 @@ def generate(
         rows=rows,
         n_malformed=n_malformed,
         simulation=simulation,
+        plan=plan,
     )
     with tqdm(total=rows, unit="rows", disable=not progress, delay=2.0, file=sys.stderr) as bar:
         run.execute(slices, bar)
     manifest = run.finish()
+    if assignments_dir is not None:
+        folder = Path(assignments_dir)
+        write_assignments(folder, plan, simulation.population, seed)
+        manifest["campaign_assignments"] = str(folder.resolve())
     _write_json(out / MANIFEST_NAME, manifest)
     return manifest
 
@@ -195,6 +215,7 @@ class _Run:
         rows: int,
         n_malformed: int,
         simulation: ShopSimulation,
+        plan: CampaignPlan,
     ) -> None:
         self.seed = seed
         self.fmt = fmt
@@ -202,6 +223,7 @@ class _Run:
         world = (simulation.calendar, simulation.catalogue, simulation.population)
         self.renderer = RawRenderer(*world)
         self.truth = GroundTruth(simulation.catalogue, simulation.population)
+        self.campaigns = CampaignTruth(plan, simulation.catalogue, simulation.population.size)
         self.n_readable = rows - n_malformed
         self.malformed = MalformedLines(
             seed=seed, n_malformed=n_malformed, n_readable=self.n_readable, world=world
@@ -248,6 +270,7 @@ class _Run:
             self.truth.add_repeat(time_slice.index, batch, identity)
         else:
             self.truth.add_slice(time_slice.index, batch, numbers, identity)
+            self.campaigns.add_slice(batch, self.simulation.last_campaign_tags)
         if self.fmt == "csv":
             self._write_lines(data, ends)
         else:
@@ -280,7 +303,9 @@ class _Run:
     def finish(self) -> dict:
         """Close the files and build the manifest."""
         files = self.writer.close()
-        return self.truth.manifest(self.fmt, self.seed, files, self.malformed.counts)
+        manifest = self.truth.manifest(self.fmt, self.seed, files, self.malformed.counts)
+        manifest["campaigns"] = self.campaigns.manifest()
+        return manifest
 
 
 def _batch_identity(batch: InvoiceBatch, numbers: np.ndarray) -> bytes:

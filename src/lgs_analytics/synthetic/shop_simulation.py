@@ -126,6 +126,7 @@ class Orders:
     customer: np.ndarray
     country: np.ndarray
     raw_size: np.ndarray
+    campaign: np.ndarray  # index of the campaign whose extra order this is, else -1
 
 
 class ShopSimulation:
@@ -144,6 +145,8 @@ class ShopSimulation:
         self.scale = scale
         self._service_index = {code: catalogue.index_of(code) for code in SERVICE_DESCRIPTIONS}
         self._n_products = catalogue.size
+        self.campaign_orders: CampaignOrders | None = None
+        self.last_campaign_tags = np.zeros(0, dtype=np.int64)
         self._customer_by_arrival = np.argsort(population.first_day, kind="stable")
         self._arrival_sorted = population.first_day[self._customer_by_arrival]
         self._build_product_tables()
@@ -200,7 +203,9 @@ class ShopSimulation:
     ) -> tuple[InvoiceBatch, InvoiceBatch]:
         """Invoices of days [first_day, end_day) with exactly ``budget`` lines.
 
-        Returns the slice's invoices (time-ordered) and the cancellations still pending.
+        Returns the slice's invoices (time-ordered) and the cancellations still pending;
+        ``last_campaign_tags`` then holds, per invoice of the slice, the campaign whose extra
+        order it is (-1 for every other invoice).
         """
         due = pending.day < end_day
         incoming, pending = pending.select(due), pending.select(~due)
@@ -212,9 +217,11 @@ class ShopSimulation:
         orders = self._draw_orders(rng, first_day, end_day)
         if len(orders.day) == 0 and room > 0:  # tiny runs: someone has to buy something
             orders = self._anonymous_orders(rng, first_day, end_day, 1)
-        batch, later = self._fill_orders(rng, orders, room, end_day)
+        batch, later, tags = self._fill_orders(rng, orders, room, end_day)
+        before = np.full(incoming.n_invoices + special.n_invoices, -1, dtype=np.int64)
         batch = InvoiceBatch.concat([incoming, special, batch])
         order = np.lexsort((batch.kind, batch.minute, batch.day))
+        self.last_campaign_tags = np.concatenate([before, tags])[order]
         return batch.reorder(order), InvoiceBatch.concat([pending, later])
 
     def _draw_orders(self, rng: np.random.Generator, first_day: int, end_day: int) -> Orders:
@@ -236,10 +243,40 @@ class ShopSimulation:
             customer=customer,
             country=pop.country[customer],
             raw_size=_order_sizes(rng, _CUSTOMER_LINES_MEDIAN * pop.basket[customer]),
+            campaign=np.full(len(customer), -1, dtype=np.int64),
         )
         anonymous = self._anonymous_orders(rng, first_day, end_day, n_anonymous)
+        # Drawn last, so that a slice without campaign orders is simulated as before.
+        extra = self._campaign_orders(rng, first_day, end_day)
         return Orders(
-            *(np.concatenate([getattr(known, f), getattr(anonymous, f)]) for f in _ORDER_FIELDS)
+            *(
+                np.concatenate([getattr(known, f), getattr(anonymous, f), getattr(extra, f)])
+                for f in _ORDER_FIELDS
+            )
+        )
+
+    def _campaign_orders(self, rng, first_day: int, end_day: int) -> Orders:
+        """The extra orders treated customers place because of a campaign (planned once per
+        run, `campaigns.plan_campaigns`), on their days inside this slice."""
+        plan = self.campaign_orders
+        inside = (
+            np.zeros(0, dtype=bool)
+            if plan is None
+            else (plan.day >= first_day) & (plan.day < end_day)
+        )
+        if not inside.any():
+            none = np.zeros(0, dtype=np.int64)
+            return Orders(none, none, none, none, np.zeros(0), none)
+        customer = plan.customer[inside]
+        day = plan.day[inside]
+        pop = self.population
+        return Orders(
+            day=day,
+            minute=self.calendar.sample_minutes(rng, day),
+            customer=customer,
+            country=pop.country[customer],
+            raw_size=_order_sizes(rng, _CUSTOMER_LINES_MEDIAN * pop.basket[customer]),
+            campaign=plan.campaign[inside],
         )
 
     def _anonymous_orders(self, rng, first_day: int, end_day: int, n: int) -> Orders:
@@ -255,6 +292,7 @@ class ShopSimulation:
             customer=np.full(n, -1, dtype=np.int64),
             country=country,
             raw_size=_order_sizes(rng, np.full(n, _ANONYMOUS_LINES_MEDIAN)),
+            campaign=np.full(n, -1, dtype=np.int64),
         )
 
     def expected_lines_by_day(self) -> np.ndarray:
@@ -310,7 +348,10 @@ class ShopSimulation:
         cancellations = self._cancellation_lines(rng, batch, plan)
         cancelled_now = cancellations.day < end_day
         now = InvoiceBatch.concat([batch, cancellations.select(cancelled_now)])
-        return now, cancellations.select(~cancelled_now)
+        tags = np.concatenate(
+            [orders.campaign, np.full(int(cancelled_now.sum()), -1, dtype=np.int64)]
+        )
+        return now, cancellations.select(~cancelled_now), tags
 
     # ---- cancellations -----------------------------------------------------------------------
     def _plan_cancellations(self, rng: np.random.Generator, orders: Orders) -> _CancelPlan:
@@ -625,7 +666,16 @@ class ShopSimulation:
         )
 
 
-_ORDER_FIELDS = ("day", "minute", "customer", "country", "raw_size")
+_ORDER_FIELDS = ("day", "minute", "customer", "country", "raw_size", "campaign")
+
+
+@dataclass(frozen=True)
+class CampaignOrders:
+    """Extra orders of treated customers: one entry per order, any order of days."""
+
+    campaign: np.ndarray
+    customer: np.ndarray
+    day: np.ndarray
 
 
 def _order_sizes(rng: np.random.Generator, median: np.ndarray) -> np.ndarray:

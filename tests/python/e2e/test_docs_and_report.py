@@ -62,12 +62,14 @@ REPORT_CHARTS = (
     "monthly_orders",
     "monthly_active_users",
     "rfm_segments",
+    "rfm_segment_transitions",
     "invoice_amounts",
     "clv_tiers",
     "clv_holdout",
     "kmeans_clusters",
     "sku_trends",
     "association_rules",
+    "campaign_uplift",
 )
 # The tables behind the charts, by chart (the report's contract with the marts).
 REPORT_TABLES = {
@@ -75,12 +77,14 @@ REPORT_TABLES = {
     "monthly_orders": {"monthly_orders"},
     "monthly_active_users": {"monthly_new_existing_users", "monthly_active_users"},
     "rfm_segments": {"rfm_segment_summary"},
+    "rfm_segment_transitions": {"rfm_segment_transitions"},
     "invoice_amounts": {"invoice_amount_histogram", "invoice_amount_distribution"},
     "clv_tiers": {"clv_tier_summary"},
     "clv_holdout": {"clv_model_evaluation"},
     "kmeans_clusters": {"kmeans_model_selection", "kmeans_cluster_profiles"},
     "sku_trends": {"sku_trend_rankings"},
     "association_rules": {"association_rules"},
+    "campaign_uplift": {"campaign_ab_results"},
 }
 WAIT_SECONDS = 90
 
@@ -468,14 +472,22 @@ def test_report_numbers_are_the_tables(default_build: Any) -> None:
     }
     assert views and not views & set(row_stats), "a view shows a row count"
 
-    # Rankings too long to plot show their top rows only; every other table is shown whole.
+    # Rankings too long to plot show their top rows only, the RFM transitions their last
+    # month only; every other table is shown whole.
     assert {name for name, table in tables.items() if table["limit"] is not None} == {
         "association_rules"
+    }
+    assert {name for name, table in tables.items() if table["latest"] is not None} == {
+        "rfm_segment_transitions"
     }
     for name, table in tables.items():
         frame = exported[table["relation"]]
         assert set(table["columns"]) <= set(frame.columns), name
         assert len(frame) > 0, name
+        if table["latest"] is not None:
+            latest = frame[table["latest"]]
+            assert latest.nunique() > 1, name  # the cut is really a cut here
+            frame = frame[latest == latest.max()]
         if table["limit"] is not None:
             assert len(frame) > table["limit"], name  # the cut is really a cut here
             frame = frame.sort_values(table["order_by"], kind="stable").head(table["limit"])

@@ -30,6 +30,8 @@ KEYS: dict[str, list[str]] = {
     "monthly_active_users": ["year_month"],
     "monthly_new_existing_users": ["year_month"],
     "customer_rfm_scores": ["customer_id"],
+    "customer_rfm_month_end": ["month_end", "customer_id"],
+    "rfm_segment_transitions": ["year_month", "from_segment", "to_segment"],
     "rfm_segment_summary": ["segment"],
     "invoice_amounts": ["invoice_id"],
     "invoice_amount_distribution": ["population"],
@@ -46,6 +48,9 @@ KEYS: dict[str, list[str]] = {
     "kmeans_cluster_profiles": ["cluster_id", "segment"],
     "association_rules": ["rule_rank"],
     "product_recommendations": ["stock_code", "recommendation_rank"],
+    "campaign_ab_outcomes": ["campaign_id", "customer_id"],
+    "campaign_ab_power": ["campaign_id", "metric"],
+    "campaign_ab_results": ["campaign_id", "metric"],
 }
 RELATIVE_TOLERANCE = 1e-6
 

@@ -131,3 +131,35 @@ def test_the_main_command_leaves_the_unit_tests_out(default_build):
     # The main command (`lgs build`) is a production run: models, seeds and data tests.
     closing = closing_line(default_build.state)
     assert "data tests" in closing and "unit test" not in closing, closing
+
+
+def test_campaign_marts_equal_the_reference_and_the_manifest(default_build, default_tables):
+    """campaign_ab_outcomes equals the pandas reference on the landed files; the results
+    have each campaign's arm sizes of the manifest, and the win-back campaign's treated
+    conversion (its lapsed customers buy only because of it) is the manifest's true uplift."""
+    from lgs_analytics.reference.campaigns import campaign_outcomes, load_sales_lines
+
+    crm = default_build.state / "raw" / "campaign_assignments"
+    assignments = pd.read_csv(crm / "part-00000.csv", dtype=str)
+    keys = ["campaign_id", "customer_id"]
+    expected = campaign_outcomes(load_sales_lines(default_build.raw), assignments, 30)
+    expected = expected.sort_values(keys, ignore_index=True)
+    outcomes = default_tables["lgs_marts.campaign_ab_outcomes"]
+    outcomes = outcomes.sort_values(keys, ignore_index=True)
+    columns = [*keys, "variant"]
+    assert outcomes[columns].values.tolist() == expected[columns].values.tolist()
+    assert outcomes["converted"].tolist() == expected["converted"].tolist()
+    for column in ("revenue", "pre_period_revenue"):
+        ours, theirs = outcomes[column].astype(float), expected[column].astype(float)
+        assert np.allclose(ours, theirs, rtol=0, atol=1e-6), column
+    results = default_tables["lgs_marts.campaign_ab_results"]
+    campaigns = default_build.manifest["campaigns"]
+    assert len(results) == 2 * len(campaigns) == 6
+    for campaign in campaigns:
+        rows = results[results["campaign_id"] == campaign["campaign_id"]]
+        assert set(rows["n_treatment"]) == {campaign["n_treatment"]}
+        assert set(rows["n_control"]) == {campaign["n_control"]}
+        if campaign["segment"] == "at_risk":
+            conversion = rows[rows["metric"] == "conversion"].iloc[0]
+            truth = campaign["true_uplift"]["conversion"]
+            assert conversion["treatment_mean"] == pytest.approx(truth)

@@ -165,6 +165,7 @@ class SparkplusAdapter(SparkAdapter):
         contract: dict[str, Any],
         other_layouts: list[dict[str, Any]] | None = None,
         hint: str = "",
+        may_be_empty: bool = False,
     ) -> list[str]:
         """Refuse, one sentence per file, landed files Spark would fail on or skip.
 
@@ -172,7 +173,8 @@ class SparkplusAdapter(SparkAdapter):
         ``hint`` says how to convert a file in another layout. Warnings (empty files,
         header-only files, identical files) are logged and returned. Only the ``session``
         method reaches the files from dbt's process; other methods skip the check, and
-        Spark's own header check still fails a bad file there.
+        Spark's own header check still fails a bad file there. ``may_be_empty``: a missing
+        folder is created and an empty one accepted (a source that may have no file yet).
         """
         credentials = self.config.credentials
         if credentials.method != SparkConnectionMethod.SESSION:
@@ -185,6 +187,7 @@ class SparkplusAdapter(SparkAdapter):
             _layout(contract),
             [_layout(layout) for layout in other_layouts or []],
             hint,
+            may_be_empty,
         )
         for warning in findings.warnings:
             logger.warning(warning)

@@ -280,14 +280,22 @@ def scan_landing_path(
     contract: Layout,
     other_layouts: Sequence[Layout] = (),
     hint: str = "",
+    may_be_empty: bool = False,
 ) -> Findings:
-    """Check every file Spark would read at ``location`` (a folder, a file or a glob)."""
+    """Check every file Spark would read at ``location`` (a folder, a file or a glob).
+
+    ``may_be_empty``: a source that may have no file yet (campaign assignments before the
+    first export): a missing folder is created, so that Spark reads it as no rows, and a
+    folder without data files is no refusal."""
     hadoop = _HadoopFiles(spark)
     root = hadoop.path(location)
     filesystem = hadoop.filesystem(root)
     if any(char in location for char in "*?[{"):
         statuses = list(filesystem.globStatus(root) or [])
     elif not filesystem.exists(root):
+        if may_be_empty:
+            filesystem.mkdirs(root)
+            return Findings()
         return Findings(refusals=[f"The landing path {location} does not exist."])
     else:
         statuses = list(filesystem.listStatus(root))
@@ -305,7 +313,7 @@ def scan_landing_path(
             )
         else:
             files.append((status.getPath(), int(status.getLen())))
-    if not files:
+    if not files and not may_be_empty:
         findings.refusals.append(f"The landing path {location} holds no data files.")
         return findings
     landed = []

@@ -1,0 +1,1 @@
+customer_rfm_scores.py
