@@ -442,6 +442,7 @@ def test_generate_still_replaces_its_own_output(tmp_path):
 
 def state_paths(tmp_path: Path, monkeypatch) -> ProjectPaths:
     monkeypatch.delenv("LGS_RAW_PATH", raising=False)
+    monkeypatch.delenv("LGS_CAMPAIGN_RAW_PATH", raising=False)
     return ProjectPaths(root=tmp_path / "project", state=tmp_path / "state")
 
 
@@ -497,6 +498,34 @@ def test_even_the_ledger_alone_stops_synthetic_data(tmp_path, monkeypatch):
     (paths.raw / "import-0001-part-00000.csv").unlink()
     with pytest.raises(UserError, match="held landed data and now holds no data file"):
         ensure_raw_data(paths, rows=100, seed=3)
+
+
+@pytest.mark.parametrize("state_known", [True, False])
+def test_imported_campaign_assignments_without_sales_stop_synthetic_data(
+    tmp_path, monkeypatch, state_known
+):
+    """Real CRM assignments and no sales yet: synthetic sales would be mixed with them."""
+    paths = state_paths(tmp_path, monkeypatch)
+    export = tmp_path / "crm.csv"
+    export.write_text(
+        "campaign_id,customer_id,variant,assigned_at\nC1,17850,treatment,2011-06-01 09:00:00\n"
+    )
+    import_real(
+        [export],
+        paths.campaigns,
+        state_dir=paths.state if state_known else None,
+        source="campaign_assignments",
+    )
+    before = snapshot(paths.campaigns)
+    with pytest.raises(UserError) as error:
+        ensure_raw_data(paths, rows=100, seed=3)
+    message = str(error.value)
+    assert message.startswith(
+        f"CRM exports of campaign assignments have landed in {paths.campaigns}"
+    )
+    assert "`lgs import <workbook or CSV files>`" in message and "\n" not in message
+    assert not paths.raw.exists() or not any(paths.raw.iterdir())
+    assert snapshot(paths.campaigns) == before
 
 
 def main_job_project(tmp_path: Path, monkeypatch) -> ProjectPaths:

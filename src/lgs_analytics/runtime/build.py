@@ -46,8 +46,9 @@ def raw_files(raw_dir: Path) -> list[Path]:
 
 def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
     """Generate the default synthetic dataset into a landing path that has never held landed
-    data, saying so first; refuse (UserError) where landed data was there and is gone.
-    True if generated.
+    data, saying so first; refuse (UserError) where landed data was there and is gone, or
+    where real campaign assignments landed without sales (synthetic sales would be mixed
+    with them). True if generated.
 
     Landed data (imported, or copied in by hand: anything but the generator's output) is
     recorded in the state folder's landing history, so that deleting the part files, the
@@ -71,6 +72,16 @@ def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
             "with `lgs import <files>` and run `lgs build --full-refresh`, or build synthetic "
             "data in a new state folder (LGS_STATE_DIR)."
         )
+    campaigns = paths.campaigns
+    if held_landed_data(paths.state, campaigns) or (
+        manifest_kind(read_manifest(campaigns)) == IMPORTED
+    ):
+        raise UserError(
+            f"CRM exports of campaign assignments have landed in {campaigns} but no sales "
+            f"data in {landing}, and a build would add synthetic sales to your assignments: "
+            "land the sales with `lgs import <workbook or CSV files>` first, or build "
+            "synthetic data in a new state folder (LGS_STATE_DIR)."
+        )
     from lgs_analytics.synthetic.generator import generate
 
     print(
@@ -78,7 +89,6 @@ def ensure_raw_data(paths: ProjectPaths, rows: int, seed: int) -> bool:
         "— synthetic data, not a shop's; land real files with `lgs import`.",
         flush=True,
     )
-    campaigns = paths.campaigns
     generate(
         landing,
         rows=rows,
