@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/run_benchmarks.py --rows 1M,10M [--seed 42]
         [--out benchmarks/results/<timestamp>.json]
-        [--only dbt,dbt-spec,pyspark,pyspark-spec,pandas]
+        [--only dbt,dbt-spec,pyspark,pyspark-spec,scala-spec,pandas]
         [--keep-data] [--repeat N]
 
 For each size, synthetic raw data is generated once into ``.lgs-bench/<size>/`` (reused
-when its manifest matches), then five engines run, each in a fresh process tree:
+when its manifest matches), then up to six engines run, each in a fresh process tree:
 
 - ``dbt``: ``dbt build --target local`` on that state folder, from an empty warehouse and
   metastore (so every run starts from the same state), with its own target and log folders;
@@ -15,11 +15,16 @@ when its manifest matches), then five engines run, each in a fresh process tree:
 - ``pyspark``: ``benchmarks/plain_pyspark_marts.py``, every mart of the build with the same
   Spark settings and no Hive: the floor for Spark;
 - ``pyspark-spec``: the same script with ``--marts spec``, the marts of ``dbt-spec``;
+- ``scala-spec``: ``benchmarks/scala/SpecMarts.scala``, the marts of ``pyspark-spec`` in a
+  Scala Spark job run by the ``spark-submit`` of the pyspark install with the same settings
+  (``benchmarks/scala_marts.py``); it is compiled before it is measured (once per source:
+  the jar is kept in the state folder), and the compile time is reported apart;
 - ``pandas``: ``benchmarks/pandas_reference.py``, the project's pandas reference pipeline.
 
 Each run is measured by ``benchmarks/measure.py`` (wall, CPU of the whole tree, peak RSS of
 the tree, CPU by role). One fixed-width table is printed, headed by the machine, with the
-dbt / PySpark ratios (``dbt`` / ``pyspark``, and ``dbt-spec`` / ``pyspark-spec``), what
+dbt / PySpark ratios (``dbt`` / ``pyspark``, and ``dbt-spec`` / ``pyspark-spec``), Scala /
+PySpark (``scala-spec`` / ``pyspark-spec``), each Spark engine's start-up, what
 the models beyond add to each, and where the dbt build spends its time; the same goes to the JSON
 file. Figures are printed, never asserted: they depend on the machine and on what else
 runs on it.
@@ -58,20 +63,23 @@ PROJECT_ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))  # measure.py sits next to this file
 
 try:
+    from lgs_analytics.errors import UserError
     from lgs_analytics.runtime.build import ensure_profile
     from lgs_analytics.runtime.paths import ProjectPaths
     from lgs_analytics.runtime.spark_session import load_target, profile_drift
     from lgs_analytics.synthetic.generator import GENERATOR_VERSION, generate
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(PROJECT_ROOT / "src"))
+    from lgs_analytics.errors import UserError
     from lgs_analytics.runtime.build import ensure_profile
     from lgs_analytics.runtime.paths import ProjectPaths
     from lgs_analytics.runtime.spark_session import load_target, profile_drift
     from lgs_analytics.synthetic.generator import GENERATOR_VERSION, generate
 
+import scala_marts  # noqa: E402 - needs the path set above
 from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the path set above
 
-ENGINES = ("dbt", "dbt-spec", "pyspark", "pyspark-spec", "pandas")
+ENGINES = ("dbt", "dbt-spec", "pyspark", "pyspark-spec", "scala-spec", "pandas")
 # The dbt engines and the `dbt build` arguments of each (before --dbt-args).
 DBT_ENGINES: dict[str, tuple[str, ...]] = {
     "dbt": (),
@@ -82,6 +90,8 @@ DBT_ENGINES: dict[str, tuple[str, ...]] = {
 SELECTION_OPTIONS = ("-s", "--select", "-m", "--models", "--exclude", "--selector")
 # The plain PySpark engines and the marts each computes (plain_pyspark_marts.py --marts).
 PLAIN_ENGINES = {"pyspark": "all", "pyspark-spec": "spec"}
+# The Scala engine (benchmarks/scala_marts.py): the marts of pyspark-spec, compiled Scala.
+SCALA_ENGINE = "scala-spec"
 # (engine with every mart, the same without the models beyond DEFINITIONS §2–§5)
 FULL_AND_SPEC = (("dbt", "dbt-spec"), ("pyspark", "pyspark-spec"))
 GIB = 2**30
@@ -360,8 +370,14 @@ def dbt_executable() -> str:
     return str(local) if local.exists() else (shutil.which("dbt") or "dbt")
 
 
-def engine_command(engine: str, state: Path, raw_dir: Path, dbt_args: str = "") -> list[str]:
-    """The command line of one engine on one size."""
+def engine_command(
+    engine: str, state: Path, raw_dir: Path, dbt_args: str = "", jar: str | None = None
+) -> list[str]:
+    """The command line of one engine on one size (``jar``: the Scala engine's compiled job)."""
+    if engine == SCALA_ENGINE:
+        if jar is None:
+            raise ValueError("the Scala engine runs a compiled jar: compile it first")
+        return scala_marts.submit_command(jar, raw_dir, state / "out" / engine)
     if engine in DBT_ENGINES:
         return [
             dbt_executable(),
@@ -571,12 +587,24 @@ def run_engine(
     # File names of a repeated engine's runs: e.g. 1M-dbt-run2.stdout.log.
     run_suffix = "" if args.repeat == 1 else f"-run{run}"
     files = f"{label}-{engine}{run_suffix}"
+    compiled: dict[str, Any] | None = None
+    env = engine_env(state, raw_dir)
+    if engine == SCALA_ENGINE:
+        # Compiled before the measured run (or found compiled): run time excludes compile time.
+        try:
+            compiled = scala_marts.compile_jar()
+        except UserError as error:
+            print(f"  {name}: failed ({error})", flush=True)
+            return failed_record(engine, rows, run, args.repeat, str(error))
+        env = scala_marts.submit_env(env)
     load = [round(x, 2) for x in os.getloadavg()]
     print(f"  {name}: running (load {load[0]:.2f})", flush=True)
     measurement = run_measured(
-        engine_command(engine, state, raw_dir, args.dbt_args),
+        engine_command(
+            engine, state, raw_dir, args.dbt_args, compiled["jar"] if compiled else None
+        ),
         cwd=PROJECT_ROOT,
-        env=engine_env(state, raw_dir),
+        env=env,
         stdout_path=logs / f"{files}.stdout.log",
         stderr_path=logs / f"{files}.stderr.log",
         timeout_s=args.timeout,
@@ -606,6 +634,10 @@ def run_engine(
         timings = state / "out" / engine / "_timings.json"
         if timings.is_file():
             record["timings"] = json.loads(timings.read_text())
+            if measurement.status == "ok" and engine != "pandas":
+                record["startup_s"] = spark_startup_s(record["wall_s"], record["timings"])
+        if compiled is not None:
+            record["compile"] = compiled
     print(
         f"  {name}: {measurement.status} in {measurement.wall_s:.1f} s, "
         f"CPU {measurement.cpu_s:.1f} s, peak RSS {measurement.peak_rss_gib:.2f} GiB"
@@ -613,6 +645,36 @@ def run_engine(
         flush=True,
     )
     return record
+
+
+def spark_startup_s(wall_s: float, timings: dict[str, Any]) -> float | None:
+    """Process start to a ready Spark session, plus the exit after the session stopped: the
+    wall time minus what the job timed from its session to its end (``total_s`` minus
+    ``session_start_s`` of ``_timings.json``, the same measure in the Python and Scala jobs)."""
+    try:
+        return round(wall_s - (float(timings["total_s"]) - float(timings["session_start_s"])), 2)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def failed_record(engine: str, rows: int, run: int, repeat: int, reason: str) -> dict[str, Any]:
+    """The record of a run that could not start (e.g. the Scala job did not compile)."""
+    return {
+        "size": size_label(rows),
+        "rows": rows,
+        "engine": engine,
+        "run": run,
+        "repeat": repeat,
+        "status": "failed",
+        "reason": reason,
+        "wall_s": 0.0,
+        "cpu_s": 0.0,
+        "peak_rss_gib": 0.0,
+        "rows_per_s": None,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "cpu_roles": {},
+        "measurement": None,
+    }
 
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -774,6 +836,9 @@ def medians(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         if "dbt" in ok[0]:
             entry["dbt"] = {"nodes": ok[0]["dbt"].get("nodes")}
+        startups = [run["startup_s"] for run in ok if run.get("startup_s") is not None]
+        if startups:
+            entry["startup_s"] = round(statistics.median(startups), 2)
         summary.append(entry)
     return summary
 
@@ -834,13 +899,14 @@ def beyond_added(
 
 # The ratios printed: the whole build over the script computing every mart, and like for
 # like without the models beyond DEFINITIONS §2–§5.
-RATIO_PAIRS = (("dbt", "pyspark"), ("dbt-spec", "pyspark-spec"))
+RATIO_PAIRS = (("dbt", "pyspark"), ("dbt-spec", "pyspark-spec"), (SCALA_ENGINE, "pyspark-spec"))
 # How the ratio and difference lines name each engine.
 RATIO_LABELS = {
     "dbt": "dbt build",
     "dbt-spec": "dbt build of the DEFINITIONS §2–§5 models (dbt-spec)",
     "pyspark": "plain PySpark",
     "pyspark-spec": "plain PySpark of the same marts (pyspark-spec)",
+    SCALA_ENGINE: "Scala job of the DEFINITIONS §2–§5 marts (scala-spec)",
 }
 
 
@@ -937,6 +1003,31 @@ def dbt_report(record: dict[str, Any]) -> list[str]:
     return lines
 
 
+def startup_lines(records: list[dict[str, Any]]) -> list[str]:
+    """Each Spark job's start-up (process start to session, and exit) and the Scala
+    compile; [] when no plain or Scala run succeeded."""
+    lines = []
+    for record in records:
+        if record.get("startup_s") is None:
+            continue
+        timings = record.get("timings") or {}
+        text = (
+            f"start-up of {record_name(record)} at {record['size']}: {record['startup_s']:.1f} s "
+            f"(process start to Spark session, and exit), compute {timings.get('compute_s')} s"
+        )
+        compiled = record.get("compile")
+        if compiled is not None:
+            text += (
+                "; jar compiled before (cached)"
+                if compiled["cached"]
+                else f"; compiled in {compiled['compile_s']:.1f} s before the run (not in its wall)"
+            )
+        lines.append(text)
+    if lines:
+        lines.insert(0, "Spark start-up and compile (wall minus the job's session-to-end time):")
+    return lines
+
+
 def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str, Any]]) -> str:
     """Everything printed at the end, as one text."""
     lines = machine_header(machine)
@@ -980,6 +1071,10 @@ def render(machine: dict[str, Any], data: dict[str, Any], records: list[dict[str
                 f"{size}: {difference['wall_s']:.1f} s wall "
                 f"({100 * difference['wall_share']:.0f}%), {difference['cpu_s']:.1f} s CPU{nodes}"
             )
+    startups = startup_lines(records)
+    if startups:
+        lines.append("")
+        lines.extend(startups)
     roles = cpu_roles_table(records)
     if roles:
         lines.append("")
@@ -1043,6 +1138,8 @@ def main(argv: list[str] | None = None) -> int:
         "ratios_dbt_spec_over_pyspark_spec": ratios(summary, *RATIO_PAIRS[1]),
         "ratios_per_round_dbt_over_pyspark": ratios_per_run(records),
         "ratios_per_round_dbt_spec_over_pyspark_spec": ratios_per_run(records, *RATIO_PAIRS[1]),
+        "ratios_scala_spec_over_pyspark_spec": ratios(summary, *RATIO_PAIRS[2]),
+        "ratios_per_round_scala_spec_over_pyspark_spec": ratios_per_run(records, *RATIO_PAIRS[2]),
         "beyond_added": beyond_added(summary),
         "beyond_added_pyspark": beyond_added(summary, *FULL_AND_SPEC[1]),
         "table": text,

@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 
+from lgs_analytics.errors import UserError
 from lgs_testing import PROJECT_ROOT
 
 
@@ -217,6 +218,7 @@ def test_the_spec_engine_builds_without_the_models_beyond(harness, tmp_path: Pat
         "dbt-spec",
         "pyspark",
         "pyspark-spec",
+        "scala-spec",
         "pandas",
     ]
     assert harness.parse_args(["--only", "pyspark,dbt-spec"]).engines == ["dbt-spec", "pyspark"]
@@ -245,6 +247,121 @@ def test_the_plain_engines_compute_every_mart_or_the_spec_ones(harness, tmp_path
     assert every[every.index("--out") + 1] != spec[spec.index("--out") + 1]
     pandas = harness.engine_command("pandas", tmp_path, tmp_path / "raw")
     assert pandas[1].endswith("pandas_reference.py") and "--marts" not in pandas
+
+
+def test_the_scala_engine_submits_its_jar_with_the_plain_scripts_settings(
+    harness, tmp_path: Path
+) -> None:
+    from plain_pyspark_marts import spark_settings
+
+    with pytest.raises(ValueError, match="compile it first"):
+        harness.engine_command("scala-spec", tmp_path, tmp_path / "raw")
+    command = harness.engine_command("scala-spec", tmp_path, tmp_path / "raw", jar="/x/job.jar")
+    assert command[0].endswith("/pyspark/bin/spark-submit")
+    settings = spark_settings()
+    assert command[command.index("--master") + 1] == settings["spark.master"] == "local[*]"
+    given = [command[i + 1] for i, part in enumerate(command) if part == "--conf"]
+    # Every setting of the plain script, as it has them: memory, partitions, UI, addresses.
+    assert given == [f"{key}={value}" for key, value in settings.items() if key != "spark.master"]
+    for setting in (
+        "spark.ui.enabled=false",
+        "spark.driver.bindAddress=127.0.0.1",
+        "spark.driver.host=127.0.0.1",
+        "spark.sql.shuffle.partitions=8",
+    ):
+        assert setting in given
+    assert any(part.startswith("spark.driver.memory=") for part in given)
+    assert command[command.index("--class") + 1 : command.index("--class") + 3] == [
+        "lgs.bench.SpecMarts",
+        "/x/job.jar",
+    ]
+    assert command[command.index("--out") + 1] == str(tmp_path / "out" / "scala-spec")
+    assert command[command.index("--outlier-percentile") + 1] == "0.85"
+    assert "--csv-option" in command and "columnNameOfCorruptRecord=_corrupt_record" in command
+
+
+def test_the_scala_jar_is_cached_by_the_hash_of_its_source(harness, tmp_path: Path) -> None:
+    scala_marts = harness.scala_marts
+
+    source = tmp_path / "Job.scala"
+    source.write_text("object Job\n")
+    first = scala_marts.source_key(source)
+    source.write_text("object Job { val changed = 1 }\n")
+    assert scala_marts.source_key(source) != first
+    # A jar of that key in the cache is used as it is: nothing is compiled.
+    jar = tmp_path / "cache" / f"Job-{scala_marts.source_key(source)}.jar"
+    jar.parent.mkdir()
+    jar.write_bytes(b"")
+    found = scala_marts.compile_jar(jar.parent, source)
+    assert found == {
+        "jar": str(jar),
+        "key": scala_marts.source_key(source),
+        "cached": True,
+        "compile_s": None,
+    }
+
+
+def test_without_java_the_scala_engine_says_so_in_one_sentence(
+    harness, tmp_path: Path, monkeypatch
+) -> None:
+    scala_marts = harness.scala_marts
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    source = tmp_path / "Job.scala"
+    source.write_text("object Job\n")
+    with pytest.raises(UserError) as raised:
+        scala_marts.compile_jar(tmp_path / "cache", source)
+    message = str(raised.value)
+    assert message.startswith("The Scala engine needs Java") and "JAVA_HOME" in message
+    assert "\n" not in message
+
+
+def test_a_scala_source_that_does_not_compile_is_one_sentence(harness, tmp_path: Path) -> None:
+    """The real compiler on a broken source: the error names the file and scalac's error."""
+    scala_marts = harness.scala_marts
+
+    source = tmp_path / "Broken.scala"
+    source.write_text("object Broken { def f: Int = }\n")  # a syntax error: scalac stops early
+    with pytest.raises(UserError) as raised:
+        scala_marts.compile_jar(tmp_path / "cache", source)
+    message = str(raised.value)
+    assert message.startswith("The Scala engine's source Broken.scala does not compile (")
+    assert "illegal start of simple expression" in message and f"fix {source}" in message
+    assert "\n" not in message
+    assert not list((tmp_path / "cache").iterdir()), "no jar is left of a failed compile"
+
+
+def test_a_failed_compile_is_a_failed_run_with_its_reason(harness, monkeypatch, capsys) -> None:
+    def broken(*_args, **_kwargs):
+        raise UserError("The Scala engine's source SpecMarts.scala does not compile (x): fix it.")
+
+    monkeypatch.setattr(harness.scala_marts, "compile_jar", broken)
+    args = harness.parse_args(["--only", "scala-spec"])
+    record = harness.run_engine("scala-spec", 3000, Path("/nonexistent"), Path("/raw"), args, None)
+    assert record["status"] == "failed" and record["reason"].startswith("The Scala engine's")
+    assert "scala-spec: failed (The Scala engine's source" in capsys.readouterr().out
+    assert "(*) 3k scala-spec: The Scala engine's source" in "\n".join(
+        harness.results_table([record])
+    )
+
+
+def test_start_up_is_the_wall_time_before_the_session_and_after_it_stopped(harness) -> None:
+    timings = {"session_start_s": 4.0, "compute_s": 20.0, "total_s": 25.0}
+    assert harness.spark_startup_s(30.0, timings) == 9.0
+    assert harness.spark_startup_s(30.0, {"compute_s": 1.0}) is None
+    scala = {
+        **_record("scala-spec", 30.0, 40.0),
+        "timings": timings,
+        "startup_s": 9.0,
+        "compile": {"cached": False, "compile_s": 7.5},
+    }
+    plain = {**_record("pyspark-spec", 40.0, 50.0), "timings": timings, "startup_s": 19.0}
+    text = harness.render(harness.machine_info(), {}, [plain, scala])
+    assert "start-up of pyspark-spec at 1M: 19.0 s (process start to Spark session" in text
+    assert "start-up of scala-spec at 1M: 9.0 s" in text
+    assert "compiled in 7.5 s before the run (not in its wall)" in text
+    assert "(scala-spec) / plain PySpark of the same marts (pyspark-spec) at 1M: wall 0.8x" in text
 
 
 def _record(

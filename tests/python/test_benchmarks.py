@@ -6,14 +6,18 @@ PySpark script computing the same marts) and the pandas reference, then checks t
 table and the JSON carry every field, that the dbt build left the models beyond out and
 the script computed only the DEFINITIONS §2–§5 marts, and that the script's marts EQUAL the pandas
 reference's (money to the cent, counts exact): the Spark floor of the benchmark computes
-the same thing as the project. That the script's every mart (``pyspark``, ``--marts all``)
-equals the dbt build's is tested in ``e2e/test_plain_pyspark_floor.py``. No timing is
-asserted: figures depend on the machine and its load.
+the same thing as the project. The Scala engine (``scala-spec``, the same marts in a compiled
+Scala Spark job) runs in the same harness run, and its marts equal those of the ``dbt-spec``
+build, read through that build's metastore (the comparison of
+``e2e/test_plain_pyspark_floor.py``). That the script's every mart (``pyspark``,
+``--marts all``) equals the dbt build's is tested in ``e2e/test_plain_pyspark_floor.py``. No
+timing is asserted: figures depend on the machine and its load.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from decimal import Decimal
@@ -23,12 +27,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from e2e.test_plain_pyspark_floor import KEYS, _same
 from lgs_testing import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 
 SIZE = "20k"
 ROWS = 20_000
+SCALA = "scala-spec"
+ENGINES_RUN = ["dbt-spec", "pyspark-spec", SCALA, "pandas"]
 RESULT_FIELDS = {
     "size",
     "rows",
@@ -120,16 +127,18 @@ def run_harness(folder: Path, *options: str) -> tuple[str, dict]:
 
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One harness run at 20k rows, dbt-spec, pyspark-spec and pandas, in a temporary folder."""
+    """One harness run at 20k rows, dbt-spec, pyspark-spec, scala-spec and pandas, in a
+    temporary folder."""
     folder = tmp_path_factory.mktemp("bench")
     stdout, payload = run_harness(
-        folder, "--rows", SIZE, "--only", "dbt-spec,pyspark-spec,pandas", "--keep-data"
+        folder, "--rows", SIZE, "--only", f"dbt-spec,pyspark-spec,{SCALA},pandas", "--keep-data"
     )
     return {
         "stdout": stdout,
         "json": payload,
         "outputs": folder / "work" / SIZE / "out",
         "dbt_target": folder / "work" / SIZE / "dbt" / "target",
+        "state": folder / "work" / SIZE,
     }
 
 
@@ -157,7 +166,7 @@ def test_table_and_json_have_every_field(harness):
     for word in ("machine:", "cores", "GiB RAM", "software:", "load average"):
         assert word in stdout
     rows = [line.split() for line in stdout.splitlines() if line.startswith(f"{SIZE} ")]
-    assert [row[1] for row in rows] == ["dbt-spec", "pyspark-spec", "pandas"]
+    assert [row[1] for row in rows] == ENGINES_RUN
     assert all(row[-1] == "ok" for row in rows)
 
     assert set(payload["machine"]) >= MACHINE_FIELDS
@@ -169,11 +178,7 @@ def test_table_and_json_have_every_field(harness):
     assert ("DIFFERS" in stdout) == bool(profile["drift_from_example"])
     assert payload["settings"]["sizes"] == [ROWS]
     assert payload["data"][SIZE]["rows"] == ROWS
-    assert [record["engine"] for record in payload["results"]] == [
-        "dbt-spec",
-        "pyspark-spec",
-        "pandas",
-    ]
+    assert [record["engine"] for record in payload["results"]] == ENGINES_RUN
     for record in payload["results"]:
         assert set(record) >= RESULT_FIELDS, RESULT_FIELDS - set(record)
         assert record["status"] == "ok", record["reason"]
@@ -198,7 +203,7 @@ def test_table_and_json_have_every_field(harness):
     assert set(pandas_roles) == {"Python driver"}, pandas_roles
     assert "CPU by role" in stdout
     role_rows = [line.split() for line in stdout.splitlines() if line.startswith(f"  {SIZE} ")]
-    assert [row[1] for row in role_rows] == ["dbt-spec", "pyspark-spec", "pandas"]
+    assert [row[1] for row in role_rows] == ENGINES_RUN
     assert payload["table"].splitlines()[0].startswith("machine:")
 
 
@@ -298,3 +303,86 @@ def test_repeated_runs_are_each_measured_and_summarised_by_median(tmp_path: Path
         assert median["wall_s"] == pytest.approx(sum(walls) / 2, abs=0.01)
     assert "median of 2 runs (of the successful ones):" in stdout
     assert "pyspark-spec#2" in stdout and "pandas#1" in stdout
+
+
+@pytest.fixture(scope="module")
+def dbt_spec_marts(harness) -> dict[str, pd.DataFrame]:
+    """The marts of the harness's dbt-spec build, read through its metastore by a new Spark
+    process (``lgs export``): what the build published, not files guessed in the warehouse."""
+    out = harness["state"] / "export"
+    env = {**os.environ, "LGS_STATE_DIR": str(harness["state"]), "DO_NOT_TRACK": "1"}
+    env.pop("LGS_TARGET", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lgs_analytics.cli",
+            "export",
+            "--out",
+            str(out),
+            "--layer",
+            "marts",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    frames = {}
+    for line in result.stdout.splitlines():
+        if "\t" in line:
+            name, path = line.split("\t", 1)
+            frames[name.split(".", 1)[1]] = pd.read_parquet(path)
+    return frames
+
+
+def test_the_scala_engine_is_compiled_apart_and_measured_like_the_plain_one(harness):
+    stdout, payload = harness["stdout"], harness["json"]
+    scala, plain = _result(payload, SCALA), _result(payload, "pyspark-spec")
+    # Compiled before its measured run, or found compiled (jar keyed by the source's hash).
+    compiled = scala["compile"]
+    assert Path(compiled["jar"]).is_file() and compiled["key"] in Path(compiled["jar"]).name
+    assert compiled["cached"] == (compiled["compile_s"] is None)
+    assert scala["timings"]["marts"] == "spec" and scala["timings"]["engine"] == "scala"
+    assert set(scala["timings"]["tables_s"]) == set(plain["timings"]["tables_s"]) == set(TABLES)
+    # No Python in the Scala run's tree: a JVM (and spark-submit's shell) only.
+    assert "Python driver" not in scala["cpu_roles"] and "Spark tasks" in scala["cpu_roles"]
+    for record in (scala, plain):
+        assert 0 < record["startup_s"] < record["wall_s"]
+    assert f"start-up of {SCALA} at {SIZE}: " in stdout
+    assert f"start-up of pyspark-spec at {SIZE}: " in stdout
+    ratio = payload["ratios_scala_spec_over_pyspark_spec"][SIZE]
+    assert ratio["wall"] == pytest.approx(scala["wall_s"] / plain["wall_s"], abs=0.01)
+    assert f"({SCALA}) / plain PySpark of the same marts (pyspark-spec) at {SIZE}: wall" in stdout
+
+
+@pytest.mark.parametrize("table", [name for name in TABLES if name != "staging_counts"])
+def test_scala_marts_equal_the_dbt_build(harness, dbt_spec_marts, table):
+    """Each mart of the Scala job equals the dbt-spec build's table: keys, counts, decimals and
+    strings exactly, doubles to 1e-6 relative (the floor test's comparison)."""
+    assert set(dbt_spec_marts) == set(TABLES) - {"staging_counts"}
+    keys = KEYS[table]
+    ours = _read(harness["outputs"] / SCALA, table).sort_values(keys, ignore_index=True)
+    theirs = dbt_spec_marts[table].sort_values(keys, ignore_index=True)
+    assert list(ours.columns) == list(theirs.columns)
+    assert list(ours.dtypes) == list(theirs.dtypes), table
+    assert len(ours) == len(theirs) > 0
+    for column in ours.columns:
+        differing = [
+            (index, a, b)
+            for index, (a, b) in enumerate(zip(ours[column], theirs[column], strict=True))
+            if not _same(a, b)
+        ]
+        assert not differing, (
+            f"{table}.{column}: {len(differing)} rows differ, e.g. {differing[:3]}"
+        )
+
+
+def test_the_scala_staging_balance_equals_the_plain_scripts(harness):
+    ours = _read(harness["outputs"] / SCALA, "staging_counts")
+    theirs = _read(harness["outputs"] / "pyspark-spec", "staging_counts")
+    assert ours.to_dict("records") == theirs.to_dict("records")
+    assert ours.iloc[0]["raw_rows"] == ROWS
