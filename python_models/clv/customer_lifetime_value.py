@@ -342,18 +342,26 @@ def fit_gamma_gamma(frequency: np.ndarray, monetary: np.ndarray) -> GammaGammaPa
     The expected spend needs q > 1 (otherwise the mean of ν⁻¹ is infinite): a fit with
     q <= 1 raises DegenerateFitError, since the model then does not describe the data; so
     does a fit that did not converge or has a parameter at the box bound.
+
+    Like the BG/NBD fit, the likelihood is summed over the distinct (x, m) pairs in sorted
+    order, weighted by their counts: the fit does not depend on the order in which Spark
+    returned the customers (a sum's last bits do, and L-BFGS-B follows them to an optimum
+    that differs in the sixth digit).
     """
     x = np.asarray(frequency, dtype=float)
     m = np.asarray(monetary, dtype=float)
     usable = (x > 0) & (m > 0)
     if usable.sum() < 2:
         raise ValueError("Gamma-Gamma needs at least two customers with repeat purchases")
-    x, m = x[usable], m[usable]
-    scale = 1.0 / float(m.mean())
+    pairs, weights = np.unique(np.column_stack([x[usable], m[usable]]), axis=0, return_counts=True)
+    x, m = pairs[:, 0], pairs[:, 1]
+    total = float(weights.sum())
+    scale = total / float(np.dot(weights, m))
 
     def objective(log_params: np.ndarray) -> float:
         params = GammaGammaParams(*np.exp(log_params))
-        return -float(np.mean(gamma_gamma_log_likelihood(params, x, m * scale)))
+        log_likelihood = gamma_gamma_log_likelihood(params, x, m * scale)
+        return -float(np.dot(weights, log_likelihood)) / total
 
     result = optimize.minimize(
         objective, x0=np.zeros(3), method="L-BFGS-B", bounds=[(-LOG_BOUND, LOG_BOUND)] * 3
