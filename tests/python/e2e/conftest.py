@@ -95,7 +95,11 @@ def build_project(
     state = TEST_STATE_ROOT / name
     env = state_env(state)
     project = BuiltProject(state=state, env=env)
-    if generate_args is not None and not (project.raw / "_manifest.json").exists():
+    manifest = project.raw / "_manifest.json"
+    # A dataset kept from before the generator simulated campaigns (a developer's old
+    # .lgs-test) has no campaign assignments: generated again, or their tests compare nothing.
+    stale = manifest.exists() and "campaigns" not in json.loads(manifest.read_text())
+    if generate_args is not None and (stale or not manifest.exists()):
         run_lgs(["generate", *generate_args, "--out", str(project.raw)], env)
     run_lgs(["build", *(build_args or [])], env)
     return project

@@ -122,10 +122,12 @@ def reset_state(paths: ProjectPaths) -> None:
 
 
 def land_raw(state: Path, source: Path) -> None:
-    """Land a copy of another state's raw files (modification times kept)."""
-    raw = state / "raw" / "online_retail_ii"
-    shutil.rmtree(raw, ignore_errors=True)
-    shutil.copytree(source, raw)
+    """Land a copy of another state's raw files (modification times kept): the sales files
+    of ``source`` and the campaign assignments beside them."""
+    for folder in ("online_retail_ii", "campaign_assignments"):
+        raw = state / "raw" / folder
+        shutil.rmtree(raw, ignore_errors=True)
+        shutil.copytree(source.parent / folder, raw)
 
 
 def export_tables(env: dict[str, str], out: Path, target: str) -> dict[str, pd.DataFrame]:
