@@ -81,10 +81,13 @@ from measure import ROLES, Measurement, run_measured  # noqa: E402 - needs the p
 
 ENGINES = ("dbt", "dbt-spec", "pyspark", "pyspark-spec", "scala-spec", "pandas")
 # The dbt engines and the `dbt build` arguments of each (before --dbt-args).
+# Both are production builds (selectors.yml `production_job`): models, seeds and data tests;
+# the dbt unit tests check logic on fixed inputs and run in CI, not in production.
+PRODUCTION = ("--exclude-resource-type", "unit_test")
 DBT_ENGINES: dict[str, tuple[str, ...]] = {
-    "dbt": (),
+    "dbt": PRODUCTION,
     # selectors.yml: every node but the models of DEFINITIONS §6 (tag `beyond`) and their tests.
-    "dbt-spec": ("--selector", "spec_marts"),
+    "dbt-spec": ("--selector", "spec_marts", *PRODUCTION),
 }
 # Selection options that dbt ignores beside --selector.
 SELECTION_OPTIONS = ("-s", "--select", "-m", "--models", "--exclude", "--selector")

@@ -207,6 +207,10 @@ def test_the_spec_engine_builds_without_the_models_beyond(harness, tmp_path: Pat
     full = harness.engine_command("dbt", tmp_path, tmp_path / "raw", "--threads 2")
     spec = harness.engine_command("dbt-spec", tmp_path, tmp_path / "raw", "--threads 2")
     assert "spec_marts" not in full
+    # Both are production builds (selectors.yml production_job): no dbt unit tests.
+    for command in (full, spec):
+        position = command.index("--exclude-resource-type")
+        assert command[position + 1] == "unit_test"
     assert full[:2] == spec[:2] and full[1] == "build"
     # Everything of the full build, plus the selector, before the user's own arguments.
     position = spec.index("--selector")
