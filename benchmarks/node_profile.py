@@ -167,7 +167,6 @@ def profile_nodes(
     nodes: dict[str, NodeProfile] = {}
     pending: dict[str, tuple[str, str]] = {}  # thread -> (connection, sql)
     statements: list[Statement] = []
-    hook_start: float | None = None
     hooks = 0
     for moment, name, thread, data in events:
         node_info = data.get("node_info") or {}
@@ -181,13 +180,13 @@ def profile_nodes(
                 starts.pop(unique_id),
                 moment,
             )
-        elif name == "LogHookStartLine":
-            hook_start = moment
-        elif name == "LogHookEndLine" and hook_start is not None:
+        elif name == "LogHookEndLine":
+            # Logged with its start line once the hook has run: its execution time says when
+            # it started.
             hooks += 1
-            hook_id = f"operation.hook.{hooks}"
-            nodes[hook_id] = NodeProfile(hook_id, "hooks", hook_start, moment)
-            hook_start = None
+            hook_id = node_info.get("unique_id") or f"operation.hook.{hooks}"
+            started_at = moment - float(data.get("execution_time") or 0.0)
+            nodes[hook_id] = NodeProfile(hook_id, "hooks", started_at, moment)
         elif name == "SQLQuery":
             pending[thread] = (data.get("conn_name", ""), data.get("sql", ""))
         elif name == "SQLQueryStatus" and thread in pending:
@@ -338,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
                 "cpu_s": round(total_cpu, 2),
                 "groups": totals,
                 "nodes": [{**asdict(node), "wall_s": node.wall_s} for node in nodes],
+                # (epoch seconds, cumulative CPU seconds): to attribute again without a rerun.
+                "started": started,
+                "ended": ended,
+                "samples": samples,
             },
             indent=2,
         )

@@ -49,8 +49,8 @@ MANIFEST = {PYTHON: {"language": "python"}, STAGING: {"language": "sql"}}
 def log_file(tmp_path: Path) -> Path:
     lines = [
         _event(2, "MainReportVersion", {}),
-        _event(3, "LogHookStartLine", {}),
-        _event(4, "LogHookEndLine", {}),
+        _event(4, "LogHookStartLine", {}),
+        _event(4, "LogHookEndLine", {"execution_time": 1.0}),
         _node(5, "NodeStart", STAGING),
         *_statement(5, 0.5, STAGING, "describe table extended lgs_staging.x"),
         *_statement(6, 3.0, STAGING, "create table lgs_staging.x__dbt_v1 as select 1"),
