@@ -1,7 +1,8 @@
 {#-
     Registers the second raw source, the CRM export of campaign assignments
     (`campaign_id,customer_id,variant,assigned_at`), before any model runs (on-run-start),
-    the way register_raw_source registers the Online Retail II files: the landed headers
+    the way register_raw_source registers the Online Retail II files (both through
+    register_csv_source): the landed headers
     are checked against the contract (on `sparkplus` targets), then the external CSV table
     `raw.campaign_assignments_landed` over `var('campaign_raw_path')`, every column a
     string, and the view `raw.campaign_assignments` (the dbt source) over it, which adds
@@ -25,23 +26,14 @@
     {% do run_query("create schema if not exists " ~ schema) %}
     {% do lgs_analytics.check_campaign_files(raw_path) %}
 
-    {%- set existing = run_query(
-        "show tables in " ~ schema ~ " like 'campaign_assignments_landed'"
-    ) -%}
-    {%- if existing | length > 0 -%}
-        {%- set props = {} -%}
-        {%- for row in run_query("show tblproperties " ~ landed) -%}
-            {%- do props.update({row[0]: row[1]}) -%}
-        {%- endfor -%}
-        {%- if props.get("lgs.raw_path") != raw_path
-            or props.get("lgs.layout_version") != layout_version -%}
-            {% do run_query("drop table " ~ landed) %}
-        {%- endif -%}
-    {%- endif -%}
-
-    {% do run_query(lgs_analytics.campaign_source_ddl(landed, raw_path, layout_version)) %}
-    {% do run_query("refresh table " ~ landed) %}
-    {% do run_query(lgs_analytics.campaign_source_view_ddl(view, landed)) %}
+    {% do lgs_analytics.register_csv_source(
+        schema,
+        "campaign_assignments_landed",
+        raw_path,
+        layout_version,
+        lgs_analytics.campaign_source_ddl(landed, raw_path, layout_version),
+        lgs_analytics.campaign_source_view_ddl(view, landed)
+    ) %}
     {{ return("") }}
 {% endmacro %}
 

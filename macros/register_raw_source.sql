@@ -32,9 +32,35 @@
     {#- After the first query (which checks the metastore is free), before registering. -#}
     {% do lgs_analytics.check_landed_files(raw_path) %}
 
-    {%- set existing = run_query(
-        "show tables in " ~ schema ~ " like 'online_retail_ii_landed'"
-    ) -%}
+    {#- Layout 2 registered the CSV table itself as `online_retail_ii`. -#}
+    {%- set old_table = run_query("show tables in " ~ schema ~ " like 'online_retail_ii'") -%}
+    {%- set views = run_query("show views in " ~ schema ~ " like 'online_retail_ii'") -%}
+    {%- if old_table | length > 0 and views | length == 0 -%}
+        {% do run_query("drop table " ~ view) %}
+    {%- endif -%}
+
+    {% do lgs_analytics.register_csv_source(
+        schema,
+        "online_retail_ii_landed",
+        raw_path,
+        layout_version,
+        lgs_analytics.raw_source_ddl(landed, raw_path, layout_version),
+        lgs_analytics.raw_source_view_ddl(view, landed)
+    ) %}
+    {{ return("") }}
+{% endmacro %}
+
+{#-
+    What registering a landed CSV source means, for every raw source: the external table
+    `schema.landed_name` is kept while it points at `raw_path` with `layout_version`
+    (table properties `lgs.raw_path`, `lgs.layout_version`), else dropped (external: no
+    file is deleted) and re-created with `table_ddl` (`create table if not exists`);
+    refreshed, so that newly landed files are listed; and the source view re-created with
+    `view_ddl`. The callers check the landed files and create the schema first.
+-#}
+{% macro register_csv_source(schema, landed_name, raw_path, layout_version, table_ddl, view_ddl) %}
+    {%- set landed = schema ~ "." ~ landed_name -%}
+    {%- set existing = run_query("show tables in " ~ schema ~ " like '" ~ landed_name ~ "'") -%}
     {%- if existing | length > 0 -%}
         {%- set props = {} -%}
         {%- for row in run_query("show tblproperties " ~ landed) -%}
@@ -47,18 +73,9 @@
             {% do run_query("drop table " ~ landed) %}
         {%- endif -%}
     {%- endif -%}
-
-    {#- Layout 2 registered the CSV table itself as `online_retail_ii`. -#}
-    {%- set old_table = run_query("show tables in " ~ schema ~ " like 'online_retail_ii'") -%}
-    {%- set views = run_query("show views in " ~ schema ~ " like 'online_retail_ii'") -%}
-    {%- if old_table | length > 0 and views | length == 0 -%}
-        {% do run_query("drop table " ~ view) %}
-    {%- endif -%}
-
-    {% do run_query(lgs_analytics.raw_source_ddl(landed, raw_path, layout_version)) %}
+    {% do run_query(table_ddl) %}
     {% do run_query("refresh table " ~ landed) %}
-    {% do run_query(lgs_analytics.raw_source_view_ddl(view, landed)) %}
-    {{ return("") }}
+    {% do run_query(view_ddl) %}
 {% endmacro %}
 
 {#-
