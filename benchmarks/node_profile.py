@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import datetime as dt
 import json
 import re
 import subprocess
@@ -131,10 +130,6 @@ def node_group(unique_id: str, node: dict[str, Any]) -> str:
     return "SQL marts"
 
 
-def _epoch(ts: str) -> float:
-    return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-
-
 def read_events(log_file: Path) -> list[tuple[float, str, str, dict[str, Any]]]:
     """(epoch, event name, thread, data) of every JSON line of dbt's log, in order."""
     events = []
@@ -143,7 +138,12 @@ def read_events(log_file: Path) -> list[tuple[float, str, str, dict[str, Any]]]:
             record = json.loads(line)
             info = record["info"]
             events.append(
-                (_epoch(info["ts"]), info["name"], info.get("thread", ""), record.get("data", {}))
+                (
+                    harness._parse_ts(info["ts"]),
+                    info["name"],
+                    info.get("thread", ""),
+                    record.get("data", {}),
+                )
             )
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue
