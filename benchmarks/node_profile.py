@@ -130,26 +130,6 @@ def node_group(unique_id: str, node: dict[str, Any]) -> str:
     return "SQL marts"
 
 
-def read_events(log_file: Path) -> list[tuple[float, str, str, dict[str, Any]]]:
-    """(epoch, event name, thread, data) of every JSON line of dbt's log, in order."""
-    events = []
-    for line in log_file.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-            info = record["info"]
-            events.append(
-                (
-                    harness._parse_ts(info["ts"]),
-                    info["name"],
-                    info.get("thread", ""),
-                    record.get("data", {}),
-                )
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
-    return events
-
-
 def profile_nodes(
     events: list[tuple[float, str, str, dict[str, Any]]],
     samples: list[tuple[float, float]],
@@ -301,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     ended = time.time()
     samples = sampler.samples
     manifest = json.loads((state / "dbt" / "target" / "manifest.json").read_text())
-    nodes, totals = profile_nodes(read_events(log_file), samples, manifest["nodes"], started, ended)
+    nodes, totals = profile_nodes(
+        harness.read_dbt_log(log_file), samples, manifest["nodes"], started, ended
+    )
     total_cpu = samples[-1][1]
     print(
         f"exit {returncode}: wall {ended - started:.0f} s, CPU {total_cpu:.0f} s "

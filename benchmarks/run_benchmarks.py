@@ -519,6 +519,27 @@ def summarize_run_results(target_dir: Path) -> dict[str, Any]:
     }
 
 
+def read_dbt_log(log_file: Path) -> list[tuple[float, str, str, dict[str, Any]]]:
+    """(epoch, event name, thread, data) of every JSON line of dbt's log, in order; lines
+    that are not dbt's JSON events are skipped."""
+    events = []
+    for line in log_file.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            info = record["info"]
+            events.append(
+                (
+                    _parse_ts(info["ts"]),
+                    info["name"],
+                    info.get("thread", ""),
+                    record.get("data", {}),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return events
+
+
 def dbt_phases(log_file: Path, measurement: Measurement) -> dict[str, float | None]:
     """Where the wall time went before and after the nodes, from dbt's JSON log.
 
@@ -529,25 +550,18 @@ def dbt_phases(log_file: Path, measurement: Measurement) -> dict[str, float | No
       Spark cost of the build;
     - ``after_last_log_s``: dbt's last log line to the end of the process tree (JVM stop).
     """
-    events: list[tuple[float, str, dict[str, Any]]] = []
     try:
-        lines = log_file.read_text(errors="replace").splitlines()
+        events = read_dbt_log(log_file)
     except OSError:
         return {}
-    for line in lines:
-        try:
-            record = json.loads(line)
-            info = record["info"]
-            events.append((_parse_ts(info["ts"]), info.get("name", ""), record.get("data", {})))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
     if not events:
         return {}
     start = measurement.started_at_epoch
     first_ts, last_ts = events[0][0], events[-1][0]
-    found = next((ts for ts, name, _ in events if name == "FoundStats"), None)
+    found = next((ts for ts, name, _, _ in events if name == "FoundStats"), None)
     first_query = next(
-        (float(data["elapsed"]) for _, name, data in events if name == "SQLQueryStatus"), None
+        (float(data["elapsed"]) for _, name, _, data in events if name == "SQLQueryStatus"),
+        None,
     )
     return {
         "startup_s": round(first_ts - start, 2),

@@ -74,7 +74,7 @@ def _profile(log_file: Path, rate: float = 2.0):
     # Two CPU seconds per wall second, sampled once a second (exact under interpolation).
     samples = [(T0 + second, rate * second) for second in range(0, 24)]
     return node_profile.profile_nodes(
-        node_profile.read_events(log_file), samples, MANIFEST, T0, T0 + 23
+        node_profile.harness.read_dbt_log(log_file), samples, MANIFEST, T0, T0 + 23
     )
 
 
@@ -137,3 +137,30 @@ def test_cpu_between_samples_is_interpolated() -> None:
     assert node_profile.cpu_at(samples, 2.0) == pytest.approx(2.0)
     assert node_profile.cpu_at(samples, 9.0) == pytest.approx(2.0)
     assert node_profile.cpu_at([], 1.0) == 0.0
+
+
+def test_the_harness_phases_read_the_same_log(log_file: Path) -> None:
+    """The harness's start-up phases come from the same reader of dbt's log: the first
+    line 2 s after the start, the first statement's 0.5 s, 2 s from the last line to the
+    end; no "Found N models" line, so no parse phase."""
+    measurement = node_profile.harness.Measurement(
+        command=["dbt"],
+        status="ok",
+        returncode=0,
+        wall_s=23.0,
+        cpu_s=46.0,
+        cpu_sampled_s=46.0,
+        cpu_exact=True,
+        peak_rss_bytes=0,
+        peak_processes=1,
+        samples=23,
+        started_at_epoch=T0,
+    )
+    phases = node_profile.harness.dbt_phases(log_file, measurement)
+    assert phases == {
+        "startup_s": 2.0,
+        "parse_s": None,
+        "first_query_s": 0.5,
+        "after_last_log_s": 2.0,
+    }
+    assert node_profile.harness.dbt_phases(log_file.with_name("missing.log"), measurement) == {}
