@@ -40,28 +40,31 @@ def offline_env(work: Path, **settings: str) -> dict[str, str]:
     return env
 
 
+def _options(work: Path, target: str) -> list[str]:
+    """The target, the example profile (copied into `work`) and artifacts in `work`."""
+    profiles = work / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "profiles.yml.example", profiles / "profiles.yml")
+    return [
+        "--target",
+        target,
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(profiles),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+
+
 def run_dbt_offline(
     work: Path, *args: str, target: str, env: dict[str, str]
 ) -> subprocess.CompletedProcess:
     """`dbt <args> --target <target>` with the example profile; artifacts in `work`."""
-    profiles = work / "profiles"
-    profiles.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "profiles.yml.example", profiles / "profiles.yml")
     result = subprocess.run(
-        [
-            DBT,
-            *args,
-            "--target",
-            target,
-            "--project-dir",
-            str(PROJECT_ROOT),
-            "--profiles-dir",
-            str(profiles),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-        ],
+        [DBT, *args, *_options(work, target)],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -73,27 +76,77 @@ def run_dbt_offline(
     return result
 
 
-def parsed_manifest(work: Path, target: str, env: dict[str, str]) -> dict:
-    """target/manifest.json of `dbt parse --target <target>`."""
-    run_dbt_offline(work, "parse", "--no-partial-parse", target=target, env=env)
-    return json.loads((work / "target" / "manifest.json").read_text())
+def parsed_manifests(work: Path, targets: list[str], env: dict[str, str]) -> dict[str, dict]:
+    """target/manifest.json of `dbt parse --target <target>` for each target, parsed one
+    after the other by one process (artifacts in `work`/<target>)."""
+    steps = [(["parse", "--no-partial-parse", *_options(work / t, t)], False) for t in targets]
+    run_dbt_batch(steps, env)
+    return {t: json.loads((work / t / "target" / "manifest.json").read_text()) for t in targets}
 
 
-def listed(work: Path, *selection: str, target: str = "local") -> dict[str, dict]:
-    """`dbt ls <selection> --output json` of every resource type, by unique_id."""
-    result = run_dbt_offline(
-        work,
-        "ls",
-        "--quiet",
-        "--resource-type",
-        "all",
-        *selection,
-        "--output",
-        "json",
-        "--output-keys",
-        "unique_id resource_type name tags original_file_path",
-        target=target,
-        env=offline_env(work),
+LIST_OPTIONS = [
+    "--quiet",
+    "--resource-type",
+    "all",
+    "--output",
+    "json",
+    "--output-keys",
+    "unique_id resource_type name tags original_file_path",
+]
+# dbt's programmatic entry point in one process: each step's arguments in turn, a step
+# marked "reuse" on the manifest of the last `parse` (no parse of its own); what each `ls`
+# listed, printed after RESULTS.
+BATCH = r"""
+import json, sys
+from dbt.cli.main import dbtRunner
+
+manifest, listed = None, []
+for step in json.load(sys.stdin):
+    runner = dbtRunner(manifest=manifest) if step["reuse"] else dbtRunner()
+    result = runner.invoke(step["args"])
+    if not result.success:
+        print("FAILED", step["args"], result.exception, flush=True)
+        sys.exit(1)
+    if step["args"][0] == "parse":
+        manifest = result.result
+    listed.append(list(result.result) if step["args"][0] == "ls" else None)
+print("RESULTS" + json.dumps(listed), flush=True)
+"""
+
+
+def run_dbt_batch(
+    steps: list[tuple[list[str], bool]], env: dict[str, str]
+) -> list[list[str] | None]:
+    """dbt commands (arguments, reuse the last parse's manifest) in ONE new process: the
+    Python start, dbt's imports and the parse paid once. What each `ls` step listed."""
+    plan = [{"args": args, "reuse": reuse} for args, reuse in steps]
+    result = subprocess.run(
+        [sys.executable, "-c", BATCH],
+        cwd=PROJECT_ROOT,
+        env=env,
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
-    nodes = (json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
-    return {node["unique_id"]: node for node in nodes}
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("RESULTS")]
+    return json.loads(line.removeprefix("RESULTS"))
+
+
+def listed_many(
+    work: Path, selections: dict[str, tuple[str, ...]], target: str = "local"
+) -> dict[str, dict[str, dict]]:
+    """`dbt ls <selection> --output json` of every resource type for each named selection,
+    by unique_id, on ONE parse of the project (its manifest in `work`/target)."""
+    options = _options(work, target)
+    steps = [(["parse", "--no-partial-parse", *options], False)]
+    steps += [
+        (["ls", *LIST_OPTIONS, *selection, *options], True) for selection in selections.values()
+    ]
+    outputs = run_dbt_batch(steps, offline_env(work))[1:]
+    return {
+        name: {node["unique_id"]: node for node in map(json.loads, lines)}
+        for name, lines in zip(selections, outputs, strict=True)
+    }

@@ -5,7 +5,6 @@ the example profile, offline (dummy Databricks credentials, no Spark)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import yaml
 from lgs_analytics.runtime.paths import ProjectPaths
 from lgs_analytics.runtime.spark_session import load_target
 from lgs_testing import PROJECT_ROOT
-from offline_dbt import offline_env, parsed_manifest
+from offline_dbt import offline_env, parsed_manifests
 
 USER = "Alice.Smith-Jones"
 DEVELOPER = "alice_smith_jones"  # the user name as a schema prefix
@@ -46,15 +45,10 @@ def test_every_target_of_the_example_is_covered() -> None:
 @pytest.fixture(scope="module")
 def manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """The manifest of `dbt parse` per target, with no LGS_SCHEMA set (the defaults), the
-    user Alice and the CI schema of pull request 42; two parses at a time."""
-
-    def parse(target: str) -> dict:
-        work = tmp_path_factory.mktemp(f"parse-{target}")
-        env = offline_env(work, USER=USER, LGS_CI_SCHEMA=PULL_REQUEST)
-        return parsed_manifest(work, target, env)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(PREFIXES, pool.map(parse, PREFIXES), strict=True))
+    user Alice and the CI schema of pull request 42; one process parses them in turn."""
+    work = tmp_path_factory.mktemp("parse")
+    env = offline_env(work, USER=USER, LGS_CI_SCHEMA=PULL_REQUEST)
+    return parsed_manifests(work, list(PREFIXES), env)
 
 
 def _schemas(manifest: dict) -> dict[str, tuple[str, str]]:

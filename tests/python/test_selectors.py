@@ -3,13 +3,13 @@ no Spark), and slim CI's `state:modified+` selects a changed model and what depe
 
 from __future__ import annotations
 
+import copy
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from offline_dbt import listed
+from offline_dbt import listed_many
 
 SELECTIONS = {
     "production_job": ("--selector", "production_job"),
@@ -22,24 +22,24 @@ CHANGED = "model.lgs_analytics.monthly_sales"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict], dict]:
-    """Every node `dbt ls` lists, by unique_id, and the manifest of that parse."""
-    work = tmp_path_factory.mktemp("ls-all")
-    nodes = listed(work)
-    return nodes, json.loads((work / "target" / "manifest.json").read_text())
+def listings(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, dict[str, dict]], dict]:
+    """What `dbt ls` lists for "all" and for each selection, by unique_id (one parse of the
+    project, every `ls` on its manifest), and that manifest."""
+    work = tmp_path_factory.mktemp("ls")
+    found = listed_many(work, {"all": (), **SELECTIONS})
+    return found, json.loads((work / "target" / "manifest.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def selected(
-    tmp_path_factory: pytest.TempPathFactory, project: tuple[dict[str, dict], dict]
-) -> dict[str, dict[str, dict]]:
-    """What `dbt ls` lists for each selection (and "all"), by unique_id; two at a time."""
+def project(listings: tuple[dict[str, dict[str, dict]], dict]) -> tuple[dict[str, dict], dict]:
+    """Every node `dbt ls` lists, by unique_id, and the manifest of that parse."""
+    return listings[0]["all"], listings[1]
 
-    def run(name: str) -> dict[str, dict]:
-        return listed(tmp_path_factory.mktemp(f"ls-{name}"), *SELECTIONS[name])
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return {"all": project[0], **dict(zip(SELECTIONS, pool.map(run, SELECTIONS), strict=True))}
+@pytest.fixture(scope="module")
+def selected(listings: tuple[dict[str, dict[str, dict]], dict]) -> dict[str, dict[str, dict]]:
+    """What `dbt ls` lists for each selection (and "all"), by unique_id."""
+    return listings[0]
 
 
 def _without_sources(nodes: dict[str, dict]) -> set[str]:
@@ -89,13 +89,20 @@ def test_slim_ci_selects_a_changed_model_and_its_descendants(
     everything, manifest = project
     # The production state: this project's manifest; then the same with monthly_sales as
     # it was before an edit of its SQL.
-    state = tmp_path / "prod-state"
-    state.mkdir()
-    (state / "manifest.json").write_text(json.dumps(manifest))
-    unchanged = listed(tmp_path / "unchanged", "--selector", "slim_ci", "--state", str(state))
-    manifest["nodes"][CHANGED]["raw_code"] += "\n-- before the edit"
-    (state / "manifest.json").write_text(json.dumps(manifest))
-    slim = listed(tmp_path / "changed", "--selector", "slim_ci", "--state", str(state))
+    unchanged_state, changed_state = tmp_path / "prod-state", tmp_path / "prod-state-before-edit"
+    before_edit = copy.deepcopy(manifest)
+    before_edit["nodes"][CHANGED]["raw_code"] += "\n-- before the edit"
+    for state, content in ((unchanged_state, manifest), (changed_state, before_edit)):
+        state.mkdir()
+        (state / "manifest.json").write_text(json.dumps(content))
+    found = listed_many(
+        tmp_path / "ls",
+        {
+            name: ("--selector", "slim_ci", "--state", str(state))
+            for name, state in (("unchanged", unchanged_state), ("changed", changed_state))
+        },
+    )
+    unchanged, slim = found["unchanged"], found["changed"]
     # Everything downstream of the changed mart, by the manifest's child map.
     downstream, todo = set(), [CHANGED]
     while todo:
