@@ -74,6 +74,7 @@ STATE_UNITS = {
     "default_tables": "default state",
     "reference": "default state",
     "malformed_build": "malformed state",
+    "malformed_tables": "malformed state",
 }
 STATE_FILES = {
     "tests/python/e2e/test_docs_and_report.py": "default state",

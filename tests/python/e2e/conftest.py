@@ -130,6 +130,14 @@ def malformed_build() -> BuiltProject:
 
 
 @pytest.fixture(scope="session")
+def malformed_tables(malformed_build: BuiltProject) -> dict[str, pd.DataFrame]:
+    """Every table of the malformed build's marts, staging and reference layers, read once
+    by a new process: the local build that the cluster's and the plain script's tables are
+    compared with."""
+    return malformed_build.export()
+
+
+@pytest.fixture(scope="session")
 def reference(default_build: BuiltProject) -> dict[str, pd.DataFrame]:
     """The independent pandas implementation of docs/DEFINITIONS.md, run on the same raw files."""
     from lgs_analytics.reference.pipeline import run_reference

@@ -86,9 +86,9 @@ def plain_tables(malformed_build, tmp_path_factory: pytest.TempPathFactory) -> d
 
 
 @pytest.fixture(scope="module")
-def dbt_tables(malformed_build) -> dict[str, pd.DataFrame]:
-    """The dbt build's marts, read through the metastore by a new Spark process."""
-    return malformed_build.export(layers=("marts",))
+def dbt_tables(malformed_tables) -> dict[str, pd.DataFrame]:
+    """The dbt build's tables, read through the metastore by a new Spark process."""
+    return malformed_tables
 
 
 ARRAYS = (list, tuple, np.ndarray)
