@@ -2,8 +2,8 @@
     Registers the second raw source, the CRM export of campaign assignments
     (`campaign_id,customer_id,variant,assigned_at`), before any model runs (on-run-start),
     the way register_raw_source registers the Online Retail II files (both through
-    register_csv_source): the landed headers
-    are checked against the contract (on `sparkplus` targets), then the external CSV table
+    register_csv_source): the landed headers are checked against the contract (on
+    `sparkplus` targets), then the external CSV table
     `raw.campaign_assignments_landed` over `var('campaign_raw_path')`, every column a
     string, and the view `raw.campaign_assignments` (the dbt source) over it, which adds
     each row's file and modification time. A row without four fields keeps its text in

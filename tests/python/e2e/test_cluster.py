@@ -349,12 +349,6 @@ def cluster_build(services: Services) -> ClusterBuild:
     return ClusterBuild(result, time.monotonic() - started_at, victim, sockets, executor_commands)
 
 
-@pytest.fixture(scope="module")
-def reference_tables(malformed_tables) -> dict[str, pd.DataFrame]:
-    """The same data built on the `local` target, read in a new process."""
-    return malformed_tables
-
-
 def test_cluster_daemons_listen_on_loopback_only(services: Services) -> None:
     pids = [services.record(name).pid for name in ("master", "worker-1", "worker-2")]
     pids.append(metastore.server_pid(metastore.MetastoreLayout(services.paths.state)))
@@ -433,8 +427,10 @@ def test_everything_listened_on_loopback_only_during_the_build(
 
 
 def test_cluster_marts_equal_the_local_build(
-    services: Services, cluster_build: ClusterBuild, reference_tables: dict[str, pd.DataFrame]
+    services: Services, cluster_build: ClusterBuild, malformed_tables: dict[str, pd.DataFrame]
 ) -> None:
+    # The same data built on the `local` target, read in a new process.
+    reference_tables = malformed_tables
     assert cluster_build.result.returncode == 0
     built = export_tables(services.env, services.paths.state / "export", "shared")
     marts = sorted(name for name in reference_tables if name.startswith("lgs_marts."))
