@@ -429,19 +429,18 @@ def test_everything_listened_on_loopback_only_during_the_build(
 def test_cluster_marts_equal_the_local_build(
     services: Services, cluster_build: ClusterBuild, malformed_tables: dict[str, pd.DataFrame]
 ) -> None:
-    # The same data built on the `local` target, read in a new process.
-    reference_tables = malformed_tables
+    # malformed_tables: the same data built on the `local` target, read in a new process.
     assert cluster_build.result.returncode == 0
     built = export_tables(services.env, services.paths.state / "export", "shared")
-    marts = sorted(name for name in reference_tables if name.startswith("lgs_marts."))
+    marts = sorted(name for name in malformed_tables if name.startswith("lgs_marts."))
     assert len(marts) >= 9, marts
     assert sorted(name for name in built if name.startswith("lgs_marts.")) == marts
     for name in marts:
-        assert_frames_equal(name, built[name], reference_tables[name])
+        assert_frames_equal(name, built[name], malformed_tables[name])
     # Money is exact: compare a Decimal total as well, not only row by row.
     assert (
         built["lgs_marts.monthly_sales"]["sales_amount"].sum()
-        == reference_tables["lgs_marts.monthly_sales"]["sales_amount"].sum()
+        == malformed_tables["lgs_marts.monthly_sales"]["sales_amount"].sum()
     )
     assert isinstance(built["lgs_marts.monthly_sales"]["sales_amount"].iloc[0], Decimal)
 
